@@ -1,0 +1,8 @@
+//! # rds-iam
+//!
+//! IAM database authentication for Amazon Aurora and RDS (PostgreSQL and MySQL).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod secret;
