@@ -5,4 +5,5 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod credentials;
 pub mod secret;
