@@ -221,10 +221,10 @@ impl CredentialsProvider {
                         return Ok(cached.credentials.clone());
                     };
                     // The one holding the lock before us may have refreshed.
-                    if let Some(current) = inner.current() {
-                        if !Arc::ptr_eq(&current, &cached) {
-                            return Ok(current.credentials.clone());
-                        }
+                    if let Some(current) = inner.current()
+                        && !Arc::ptr_eq(&current, &cached)
+                    {
+                        return Ok(current.credentials.clone());
                     }
                     return inner.fetch(&mut flight, fetcher).await;
                 }
@@ -237,10 +237,10 @@ impl CredentialsProvider {
         let seen = inner.completed.load(Ordering::Acquire);
         let mut flight = inner.flight.lock().await;
         let now = inner.clock.now();
-        if let Some(cached) = inner.current() {
-            if cached.state(now) != State::Expired {
-                return Ok(cached.credentials.clone());
-            }
+        if let Some(cached) = inner.current()
+            && cached.state(now) != State::Expired
+        {
+            return Ok(cached.credentials.clone());
         }
         if flight.completed != seen {
             // A fetch finished while we waited: share its outcome.

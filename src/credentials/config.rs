@@ -283,9 +283,12 @@ impl CredentialsConfig {
             let sdk_config = sdk_config.unwrap_or_else(|| {
                 unreachable!("the aws-config loader runs whenever a role is assumed")
             });
-            let region = sdk_config.region().cloned().ok_or(CredentialsError::MissingRegion {
-                needed_for: "assuming a role through STS",
-            })?;
+            let region = sdk_config
+                .region()
+                .cloned()
+                .ok_or(CredentialsError::MissingRegion {
+                    needed_for: "assuming a role through STS",
+                })?;
             let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
                 .configure(&sdk_config)
                 .region(region.clone());

@@ -286,7 +286,9 @@ mod tests {
     use std::error::Error as _;
 
     fn cause() -> Arc<AwsCredentialsError> {
-        Arc::new(AwsCredentialsError::not_loaded("no providers in chain provided credentials"))
+        Arc::new(AwsCredentialsError::not_loaded(
+            "no providers in chain provided credentials",
+        ))
     }
 
     #[test]
@@ -298,10 +300,22 @@ mod tests {
         let diag = Diagnostics::new(SourceDescription::DefaultChain, &env);
         let err = diag.unavailable(cause());
         let msg = err.to_string();
-        assert!(msg.contains("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set"), "{msg}");
-        assert!(msg.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI is not set"), "{msg}");
-        assert!(msg.contains("HARNESS_ECS_BUILD_TASK_ROLE_ARN is not set"), "{msg}");
-        assert!(msg.contains("disabled by AWS_EC2_METADATA_DISABLED"), "{msg}");
+        assert!(
+            msg.contains("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI is not set"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("HARNESS_ECS_BUILD_TASK_ROLE_ARN is not set"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("disabled by AWS_EC2_METADATA_DISABLED"),
+            "{msg}"
+        );
         assert!(!msg.contains("super-secret-auth"));
         // The cause is the source, not repeated in the message.
         assert!(!msg.contains("no providers in chain"), "{msg}");
@@ -318,8 +332,14 @@ mod tests {
         let msg = Diagnostics::new(SourceDescription::DefaultChain, &env)
             .unavailable(cause())
             .to_string();
-        assert!(msg.contains("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set"), "{msg}");
-        assert!(msg.contains(&format!("HARNESS_ECS_BUILD_TASK_ROLE_ARN is `{arn}`")), "{msg}");
+        assert!(
+            msg.contains("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("HARNESS_ECS_BUILD_TASK_ROLE_ARN is `{arn}`")),
+            "{msg}"
+        );
         assert!(msg.contains("endpoint was tried"), "{msg}");
         // The relative URI itself is not echoed.
         assert!(!msg.contains("/v2/credentials/abc"), "{msg}");
@@ -349,8 +369,14 @@ mod tests {
     #[test]
     fn environment_debug_lists_names_only() {
         let env = Environment::from_vars([("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLE")]);
-        assert_eq!(format!("{env:?}"), r#"Environment { names: ["AWS_SESSION_TOKEN"] }"#);
-        assert_eq!(format!("{:?}", Environment::process()), "Environment::Process");
+        assert_eq!(
+            format!("{env:?}"),
+            r#"Environment { names: ["AWS_SESSION_TOKEN"] }"#
+        );
+        assert_eq!(
+            format!("{:?}", Environment::process()),
+            "Environment::Process"
+        );
     }
 
     #[test]
