@@ -133,7 +133,9 @@ impl CredentialsConfig {
     /// The named profile from the shared config and credentials files
     /// (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, by default
     /// `~/.aws/config` and `~/.aws/credentials`), and nothing else: unlike the
-    /// default chain, environment credentials do not take precedence.
+    /// default chain, environment credentials do not take precedence. The
+    /// profile files are found through the process environment (the loader's
+    /// region still applies).
     pub fn profile(name: impl Into<String>) -> Self {
         Self::with_base(Base::Profile(name.into()))
     }
