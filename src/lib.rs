@@ -5,4 +5,6 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod endpoint;
+pub mod jdbc;
 pub mod secret;
