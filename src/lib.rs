@@ -7,4 +7,6 @@
 pub mod clock;
 pub mod endpoint;
 pub mod jdbc;
+pub mod plan;
 pub mod secret;
+pub mod tls_mode;

@@ -61,6 +61,7 @@ pub use settings::{MySqlSslMode, PgSslMode};
 
 use crate::secret::{Password, REDACTED};
 use settings::Settings;
+pub(crate) use settings::is_region_token;
 
 /// The database engine named in the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
