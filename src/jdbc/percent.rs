@@ -21,7 +21,8 @@ pub(crate) enum DecodeError {
 /// Decode `%XX` escapes; with `plus_is_space`, `+` is a space (query-string rules, as
 /// `java.net.URLDecoder` and the AWS JDBC wrapper decode parameter values).
 pub(crate) fn decode(input: &str, plus_is_space: bool) -> Result<String, DecodeError> {
-    if !input.contains('%') && !(plus_is_space && input.contains('+')) {
+    let needs_decoding = input.contains('%') || (plus_is_space && input.contains('+'));
+    if !needs_decoding {
         return Ok(input.to_owned());
     }
     let bytes = input.as_bytes();
@@ -33,7 +34,7 @@ pub(crate) fn decode(input: &str, plus_is_space: bool) -> Result<String, DecodeE
                 let hi = bytes.get(i + 1).copied().and_then(hex_value);
                 let lo = bytes.get(i + 2).copied().and_then(hex_value);
                 match (hi, lo) {
-                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    (Some(hi), Some(lo)) => out.push((hi << 4) | lo),
                     _ => return Err(DecodeError::Malformed),
                 }
                 i += 3;
