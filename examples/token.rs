@@ -97,6 +97,8 @@ fn main() -> ExitCode {
             "no JDBC URL given: token --dry-run [--json] 'jdbc:aws-wrapper:...'",
         );
     };
+    // Token minting (with --host, --port, --role-arn, --profile, --at, --engine dsql, --action,
+    // --expires-in) goes here, next to dry_run; until then only --dry-run is available.
     if !args.dry_run {
         return fail(
             2,
