@@ -1,3 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
 mod credentials;
+mod jdbc_props;
+mod jdbc_urls;
+mod rds_hosts;
