@@ -66,3 +66,4 @@ pub mod jdbc;
 pub mod plan;
 pub mod secret;
 pub mod tls_mode;
+pub mod token;

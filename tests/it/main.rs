@@ -4,3 +4,5 @@ mod credentials;
 mod jdbc_props;
 mod jdbc_urls;
 mod rds_hosts;
+mod token_redaction;
+mod token_vectors;
