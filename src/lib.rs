@@ -65,5 +65,7 @@ pub mod endpoint;
 pub mod jdbc;
 pub mod plan;
 pub mod secret;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod tls;
 pub mod tls_mode;
 pub mod token;

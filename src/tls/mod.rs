@@ -1,0 +1,40 @@
+//! TLS for the connectors: which CAs are trusted, loading CA bundles whole, and the
+//! native-tls connector for an effective [`TlsMode`](crate::tls_mode::TlsMode).
+//!
+//! Trusted CAs come from [`CaSource`]s, collected in a [`TrustConfig`]:
+//!
+//! - the file named in the JDBC URL (`sslrootcert` for PostgreSQL, `sslCa` or `serverSslCert`
+//!   for MySQL and MariaDB): [`CaSource::UrlFile`], added by the connectors' `from_url`;
+//! - a PEM file or PEM text given in code: [`CaSource::File`], [`CaSource::Pem`];
+//! - the file a Harness ECS runner mounts into build tasks from AWS Secrets Manager,
+//!   [`BUILD_TASK_CA_FILE`]: [`CaSource::MountedBuildTaskBundle`], read only when added;
+//! - the system trust store, on by default (RDS Proxy and Aurora DSQL present certificates
+//!   from public CAs); [`TrustConfig::with_system_roots`] turns it off.
+//!
+//! [`CaBundle::load`] reads them all. Every certificate of a bundle becomes a trusted root
+//! (the RDS global bundle has over 100; native-tls's `Certificate::from_pem` would take only
+//! the first). An empty, garbled or missing file is an error that names the file, raised when
+//! the connector is built rather than as a TLS failure at the first connection.
+//!
+//! ```
+//! use rds_iam::tls::{CaBundle, CaError, CaSource, TrustConfig};
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # let empty = dir.path().join("root_ca.crt");
+//! # std::fs::write(&empty, "")?;
+//! let trust = TrustConfig::new().with_source(CaSource::file(&empty));
+//! let err = CaBundle::load(&trust).unwrap_err();
+//! assert!(matches!(err, CaError::Empty { .. }));
+//! assert!(err.to_string().contains("root_ca.crt is empty"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod bundle;
+mod connector;
+pub(crate) mod diagnose;
+pub(crate) mod probe;
+mod source;
+
+pub use bundle::{CaBundle, CaError};
+pub use connector::{TlsSetupError, tls_connector};
+pub use source::{BUILD_TASK_CA_FILE, CaSource, TrustConfig};
