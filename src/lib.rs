@@ -5,4 +5,6 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod secret;
