@@ -127,10 +127,10 @@ async fn refuse_plaintext(
     );
     send_error(&mut stream, INVALID_AUTHORIZATION, &message).await?;
     let mut first = [0u8; 1];
-    if let Ok(Ok(1)) = tokio::time::timeout(PLAINTEXT_WATCH, stream.read(&mut first)).await {
-        if first[0] == b'p' {
-            shared.count_plaintext_password(peer);
-        }
+    if let Ok(Ok(1)) = tokio::time::timeout(PLAINTEXT_WATCH, stream.read(&mut first)).await
+        && first[0] == b'p'
+    {
+        shared.count_plaintext_password(peer);
     }
     Ok(())
 }

@@ -147,7 +147,7 @@ impl Verifier {
         }
         let expected = signature(
             self.credentials.secret_access_key(),
-            &parsed.host_port,
+            parsed.host_port,
             &parsed.params,
             &scope,
             parsed.amz_date,
@@ -161,7 +161,7 @@ impl Verifier {
         if scope.region != self.region {
             return Err(Rejection::WrongRegion);
         }
-        if !self.is_endpoint(&parsed.host_port) {
+        if !self.is_endpoint(parsed.host_port) {
             return Err(Rejection::WrongHost);
         }
         if parsed.param("X-Amz-Security-Token") != self.credentials.session_token() {
@@ -255,10 +255,8 @@ impl<'a> ParsedToken<'a> {
                     }
                     continue;
                 }
-                "X-Amz-Date" => {
-                    if amz_date.replace(raw_value).is_some() {
-                        return Err(Rejection::Malformed("X-Amz-Date appears twice"));
-                    }
+                "X-Amz-Date" if amz_date.replace(raw_value).is_some() => {
+                    return Err(Rejection::Malformed("X-Amz-Date appears twice"));
                 }
                 _ => {}
             }
@@ -430,7 +428,7 @@ fn parse_amz_date(s: &str) -> Option<SystemTime> {
 }
 
 fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
