@@ -255,9 +255,8 @@ impl<'a> ParsedToken<'a> {
                     }
                     continue;
                 }
-                "X-Amz-Date" if amz_date.replace(raw_value).is_some() => {
-                    return Err(Rejection::Malformed("X-Amz-Date appears twice"));
-                }
+                // A second X-Amz-Date fails the duplicate check below.
+                "X-Amz-Date" => amz_date = Some(raw_value),
                 _ => {}
             }
             if params.iter().any(|(k, _)| *k == key) {
