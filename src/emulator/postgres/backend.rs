@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::md5_hash;
 use postgres_protocol::authentication::sasl::{ChannelBinding, SCRAM_SHA_256, ScramSha256};
-use postgres_protocol::message::backend::{Header, Message};
+use postgres_protocol::message::backend::{ErrorResponseBody, Header, Message};
 use postgres_protocol::message::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -92,10 +92,7 @@ pub(crate) async fn login(
         }
         if header.tag() == b'R' && total >= 9 && buf[5..9] == [0, 0, 0, 0] {
             // AuthenticationOk: from here on the client gets everything unchanged.
-            return Ok(BackendSession {
-                stream,
-                pending: buf,
-            });
+            return finish_startup(stream, buf).await;
         }
         let raw = (header.tag() == b'E').then(|| BytesMut::from(&buf[..total]));
         let message = Message::parse(&mut buf)
@@ -177,6 +174,59 @@ pub(crate) async fn login(
             stream.write_all(&out).await.map_err(protocol)?;
         }
     }
+}
+
+/// After `AuthenticationOk` the backend still sets the session up and may refuse it
+/// (a role that does not exist, a database that does not exist, too many
+/// connections). Read up to `ReadyForQuery` or `ErrorResponse` so the login is
+/// recorded as what it was; everything read stays in `pending` for the client.
+async fn finish_startup(
+    mut stream: TcpStream,
+    mut pending: BytesMut,
+) -> Result<BackendSession, BackendLoginError> {
+    let protocol = |e: io::Error| BackendLoginError::new(BackendFailure::Protocol, e.to_string());
+    let mut offset = 0;
+    loop {
+        let Some(header) = Header::parse(&pending[offset..]).map_err(protocol)? else {
+            read_more(&mut stream, &mut pending)
+                .await
+                .map_err(protocol)?;
+            continue;
+        };
+        let total = header.len() as usize + 1;
+        if pending.len() < offset + total {
+            read_more(&mut stream, &mut pending)
+                .await
+                .map_err(protocol)?;
+            continue;
+        }
+        match header.tag() {
+            b'Z' => return Ok(BackendSession { stream, pending }),
+            b'E' => {
+                let mut error = BytesMut::from(&pending[offset..offset + total]);
+                let code = match Message::parse(&mut error).map_err(protocol)? {
+                    Some(Message::ErrorResponse(body)) => error_code(&body).map_err(protocol)?,
+                    _ => String::new(),
+                };
+                return Err(BackendLoginError {
+                    failure: BackendFailure::Refused { code: code.clone() },
+                    error_response: Some(pending),
+                    detail: format!("backend refused the session after authentication: {code}"),
+                });
+            }
+            _ => offset += total,
+        }
+    }
+}
+
+fn error_code(body: &ErrorResponseBody) -> io::Result<String> {
+    let mut fields = body.fields();
+    while let Some(field) = fields.next()? {
+        if field.type_() == b'C' {
+            return Ok(String::from_utf8_lossy(field.value_bytes()).into_owned());
+        }
+    }
+    Ok(String::new())
 }
 
 async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<()> {

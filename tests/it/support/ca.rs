@@ -60,6 +60,11 @@ impl TestCa {
         }
     }
 
+    /// The directory holding the CA and certificate files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The CA certificate file (PEM).
     pub fn ca_path(&self) -> &Path {
         &self.path

@@ -79,6 +79,9 @@ pub struct PgOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Accept TCP logins only over TLS (`hostssl` rules), like RDS with `rds.force_ssl`.
     pub tls_only: bool,
+    /// Another directory to remove when the server goes (e.g. the CA of a server
+    /// that lives until the test binary exits).
+    pub also_remove: Option<PathBuf>,
 }
 
 impl Default for PgOptions {
@@ -88,6 +91,7 @@ impl Default for PgOptions {
             hba_by_group: true,
             tls: None,
             tls_only: false,
+            also_remove: None,
         }
     }
 }
@@ -128,8 +132,12 @@ fn shared_instance() -> &'static Shared {
     SHARED.get_or_init(|| {
         let ca = TestCa::new("rds-iam shared PostgreSQL test CA");
         let cert = ca.server_cert("postgres-server", &["localhost", "127.0.0.1"]);
-        let server = PgServer::start(&PgOptions::default().with_tls(&cert))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let options = PgOptions {
+            // Never dropped: the guardian removes the CA files at exit.
+            also_remove: Some(ca.dir().to_owned()),
+            ..PgOptions::default().with_tls(&cert)
+        };
+        let server = PgServer::start(&options).unwrap_or_else(|e| panic!("{e}"));
         Shared { ca, server }
     })
 }
@@ -245,7 +253,8 @@ impl PgServer {
             for setting in &settings {
                 postgres.arg("-c").arg(setting);
             }
-            let (mut guardian, guardian_stdin) = spawn_guardian(dir, postgres)?;
+            let (mut guardian, guardian_stdin) =
+                spawn_guardian(dir, options.also_remove.as_deref(), postgres)?;
             match wait_ready(&mut guardian, dir, &data) {
                 Ok(()) => {
                     let mut server = PgServer {
@@ -545,9 +554,13 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
 }
 
 /// Start `server` under the guardian script (see the module docs).
-fn spawn_guardian(dir: &Path, server: Command) -> Result<(Child, ChildStdin), String> {
+fn spawn_guardian(
+    dir: &Path,
+    also_remove: Option<&Path>,
+    server: Command,
+) -> Result<(Child, ChildStdin), String> {
     const GUARDIAN: &str = r#"
-dir=$1; shift
+dir=$1; also=$2; shift 2
 exec 3<&0 0</dev/null
 "$@" >>"$dir/postgres.log" 2>&1 3<&- &
 server=$!
@@ -561,13 +574,17 @@ if [ ! -e "$dir/.stopping" ]; then
     exit 3
 fi
 rm -rf "$dir"
+if [ -n "$also" ]; then rm -rf "$also"; fi
 "#;
-    let mut guardian = Command::new("bash");
+    // In its own session (`setsid`), so a Ctrl-C to the tests does not kill the
+    // guardian before it has cleaned up; the pipe still tells it when to stop.
+    let mut guardian = Command::new("setsid");
     guardian
-        .arg("-c")
+        .args(["--wait", "bash", "-c"])
         .arg(GUARDIAN)
         .arg("rds-iam-pg-guardian")
         .arg(dir)
+        .arg(also_remove.unwrap_or(Path::new("")))
         .arg(server.get_program())
         .args(server.get_args())
         .stdin(Stdio::piped())
