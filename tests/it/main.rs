@@ -1,5 +1,9 @@
 //! Integration tests: one binary, one module per area.
 
+mod credentials;
+mod jdbc_props;
+mod jdbc_urls;
+mod rds_hosts;
 mod support;
 
 #[cfg(feature = "postgres")]

@@ -1,0 +1,825 @@
+//! Credentials loading and caching against real HTTP servers on loopback: ECS
+//! container credentials (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, which
+//! aws-config accepts over plain HTTP for loopback addresses) and STS.
+//!
+//! aws-config is given an explicit environment (`ConfigLoader::env`, from its
+//! `test-util` feature) and the same variables go to the crate's diagnostics
+//! (`Environment::from_vars`): no test mutates the process environment, so the
+//! tests run in parallel. Time is a `ManualClock` shared with the servers,
+//! which stamp `Expiration` from it; no test sleeps.
+
+use std::error::Error as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_types::os_shim_internal::Env;
+use rds_iam::clock::{Clock, ManualClock};
+use rds_iam::credentials::{
+    CredentialsConfig, CredentialsError, CredentialsProvider, DEFAULT_REFRESH_BEFORE, Environment,
+    REFRESH_RETRY_INTERVAL,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// 2030-01-01T00:00:00Z.
+const T0: u64 = 1_893_456_000;
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/db-connect";
+const BUILD_TASK_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/harness-build-task";
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// The `n`th credentials a server hands out (`prefix` tells servers apart).
+fn access_key(prefix: &str, n: u64) -> String {
+    format!("ASIA{prefix}{n:010}")
+}
+fn secret_key(prefix: &str, n: u64) -> String {
+    format!("wJalrXUtnFEMI/K7MDENG/bPxRfiCY{prefix}+secret{n}")
+}
+fn session_token(prefix: &str, n: u64) -> String {
+    format!("IQoJb3JpZ2luX2VjEJr//////////wEaCXVz{prefix}+token{n}=")
+}
+
+// ---------------------------------------------------------------------------
+// A minimal HTTP/1.1 server (one request per connection, `Connection: close`).
+
+struct Request {
+    head: String,
+    body: String,
+}
+
+struct Response {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
+
+struct HttpServer {
+    url: String,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    async fn start(path: &str, handler: Handler) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}{path}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let handler = Arc::clone(&handler);
+                tokio::spawn(async move {
+                    let _ = serve_one(stream, handler).await;
+                });
+            }
+        });
+        Self { url, task }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve_one(mut stream: TcpStream, handler: Handler) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let content_length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + content_length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
+    let response = handler(Request { head, body });
+    let reason = match response.status {
+        200 => "OK",
+        500 => "Internal Server Error",
+        _ => "Status",
+    };
+    let out = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        response.status,
+        response.content_type,
+        response.body.len(),
+        response.body
+    );
+    stream.write_all(out.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// What a test server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// Fresh credentials valid for an hour from the shared clock's now.
+    Credentials,
+    /// This HTTP status with an error body.
+    Status(u16),
+}
+
+/// State shared by a test server and its test.
+struct Counter {
+    requests: AtomicU64,
+    served: AtomicU64,
+    reply: Mutex<Reply>,
+    last: Mutex<Option<(String, String)>>,
+}
+
+impl Counter {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            requests: AtomicU64::new(0),
+            served: AtomicU64::new(0),
+            reply: Mutex::new(Reply::Credentials),
+            last: Mutex::new(None),
+        })
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    fn set_reply(&self, reply: Reply) {
+        *self.reply.lock().unwrap() = reply;
+    }
+
+    /// Count a request; `Some(n)` when the `n`th credentials are to be served.
+    fn on_request(&self, request: &Request) -> Result<u64, u16> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        *self.last.lock().unwrap() = Some((request.head.clone(), request.body.clone()));
+        match *self.reply.lock().unwrap() {
+            Reply::Credentials => Ok(self.served.fetch_add(1, Ordering::SeqCst) + 1),
+            Reply::Status(status) => Err(status),
+        }
+    }
+}
+
+/// An ECS container credentials endpoint.
+struct EcsServer {
+    http: HttpServer,
+    counter: Arc<Counter>,
+}
+
+impl EcsServer {
+    async fn start(clock: ManualClock) -> Self {
+        let counter = Counter::new();
+        let state = Arc::clone(&counter);
+        let handler: Handler = Arc::new(move |request| match state.on_request(&request) {
+            Ok(n) => Response {
+                status: 200,
+                content_type: "application/json",
+                body: format!(
+                    r#"{{"AccessKeyId":"{}","SecretAccessKey":"{}","Token":"{}","Expiration":"{}","RoleArn":"{BUILD_TASK_ROLE_ARN}"}}"#,
+                    access_key("ECS", n),
+                    secret_key("ECS", n),
+                    session_token("ECS", n),
+                    rfc3339(clock.now() + HOUR),
+                ),
+            },
+            Err(status) => Response {
+                status,
+                content_type: "application/json",
+                body: r#"{"code":"InternalError","message":"test server told to fail"}"#.to_owned(),
+            },
+        });
+        Self {
+            http: HttpServer::start("/creds", handler).await,
+            counter,
+        }
+    }
+
+    fn url(&self) -> &str {
+        &self.http.url
+    }
+}
+
+/// An STS endpoint answering `AssumeRole`.
+struct StsServer {
+    http: HttpServer,
+    counter: Arc<Counter>,
+}
+
+impl StsServer {
+    async fn start(clock: ManualClock) -> Self {
+        let counter = Counter::new();
+        let state = Arc::clone(&counter);
+        let handler: Handler = Arc::new(move |request| match state.on_request(&request) {
+            Ok(n) => Response {
+                status: 200,
+                content_type: "text/xml",
+                body: format!(
+                    r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <AssumedRoleUser>
+      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:rds-iam-test</AssumedRoleId>
+      <Arn>arn:aws:sts::123456789012:assumed-role/db-connect/rds-iam-test</Arn>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>{}</AccessKeyId>
+      <SecretAccessKey>{}</SecretAccessKey>
+      <SessionToken>{}</SessionToken>
+      <Expiration>{}</Expiration>
+    </Credentials>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
+</AssumeRoleResponse>"#,
+                    access_key("STS", n),
+                    secret_key("STS", n),
+                    session_token("STS", n),
+                    rfc3339(clock.now() + HOUR),
+                ),
+            },
+            Err(status) => Response {
+                status,
+                content_type: "text/xml",
+                body: String::new(),
+            },
+        });
+        Self {
+            http: HttpServer::start("/", handler).await,
+            counter,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The environment a test gives aws-config and the crate's diagnostics.
+
+struct TestEnv {
+    vars: Vec<(String, String)>,
+    _home: tempfile::TempDir,
+}
+
+impl TestEnv {
+    /// No credentials anywhere except the container endpoint at `full_uri`:
+    /// instance metadata disabled, empty shared config and credentials files.
+    fn ecs(full_uri: &str, extra: &[(&str, &str)]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("config");
+        let credentials = home.path().join("credentials");
+        std::fs::File::create(&config).unwrap();
+        std::fs::File::create(&credentials).unwrap();
+        let mut vars = vec![
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI".to_owned(),
+                full_uri.to_owned(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+            ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+                credentials.display().to_string(),
+            ),
+            ("HOME".to_owned(), home.path().display().to_string()),
+        ];
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Self { vars, _home: home }
+    }
+
+    fn loader(&self) -> aws_config::ConfigLoader {
+        let pairs: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        aws_config::defaults(BehaviorVersion::latest()).env(Env::from_slice(&pairs))
+    }
+
+    fn config(&self, clock: &ManualClock) -> CredentialsConfig {
+        self.config_with(self.loader(), clock)
+    }
+
+    fn config_with(
+        &self,
+        loader: aws_config::ConfigLoader,
+        clock: &ManualClock,
+    ) -> CredentialsConfig {
+        CredentialsConfig::default_chain()
+            .aws_config_loader(loader)
+            .environment(Environment::from_vars(self.vars.clone()))
+            .clock(clock.clone())
+    }
+}
+
+/// Everything logged while installed on this thread (current-thread tests).
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn error_chain(err: &CredentialsError) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+fn assert_no_ecs_secrets(text: &str, upto: u64) {
+    for n in 1..=upto {
+        assert!(
+            !text.contains(&secret_key("ECS", n)),
+            "secret key {n} leaked: {text}"
+        );
+        assert!(
+            !text.contains(&session_token("ECS", n)),
+            "session token {n} leaked: {text}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_callers_share_one_fetch() {
+    let clock = ManualClock::new(at(T0));
+    let server = EcsServer::start(clock.clone()).await;
+    let env = TestEnv::ecs(server.url(), &[]);
+    let provider = env.config(&clock).build().await.unwrap();
+    assert_eq!(server.counter.requests(), 0, "building fetches nothing");
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(200));
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let provider = provider.clone();
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                provider.credentials().await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let credentials = task.await.unwrap().unwrap();
+        assert_eq!(credentials.access_key_id(), access_key("ECS", 1));
+        assert_eq!(credentials.secret_access_key(), secret_key("ECS", 1));
+        assert_eq!(
+            credentials.session_token(),
+            Some(session_token("ECS", 1).as_str())
+        );
+        assert_eq!(credentials.expiry(), Some(at(T0) + HOUR));
+    }
+    assert_eq!(server.counter.requests(), 1);
+    let stats = provider.stats();
+    assert_eq!((stats.fetches, stats.failures), (1, 0));
+
+    // Later callers are served from the cache.
+    for _ in 0..50 {
+        provider.credentials().await.unwrap();
+    }
+    assert_eq!(server.counter.requests(), 1);
+    let identity = provider.current_identity().unwrap();
+    assert_eq!(identity.source(), "default-chain");
+    assert_eq!(identity.access_key_id(), access_key("ECS", 1));
+}
+
+#[tokio::test]
+async fn credentials_are_refetched_once_due_and_once_expired() {
+    let clock = ManualClock::new(at(T0));
+    let server = EcsServer::start(clock.clone()).await;
+    let env = TestEnv::ecs(server.url(), &[]);
+    let provider = env.config(&clock).build().await.unwrap();
+    assert_eq!(provider.refresh_before(), DEFAULT_REFRESH_BEFORE);
+
+    let first = provider.credentials().await.unwrap();
+    assert_eq!(first.access_key_id(), access_key("ECS", 1));
+
+    // One second before `expiry - refresh_before`: still the cached ones.
+    clock.set(at(T0) + HOUR - DEFAULT_REFRESH_BEFORE - Duration::from_secs(1));
+    let same = provider.credentials().await.unwrap();
+    assert_eq!(same.access_key_id(), access_key("ECS", 1));
+    assert_eq!(server.counter.requests(), 1);
+
+    // At `expiry - refresh_before`: the next call refetches and gets the new keys.
+    clock.advance(Duration::from_secs(1));
+    let refreshed = provider.credentials().await.unwrap();
+    assert_eq!(refreshed.access_key_id(), access_key("ECS", 2));
+    assert_eq!(
+        refreshed.session_token(),
+        Some(session_token("ECS", 2).as_str())
+    );
+    assert_eq!(server.counter.requests(), 2);
+    assert_eq!(
+        provider.current_identity().unwrap().access_key_id(),
+        access_key("ECS", 2)
+    );
+    provider.credentials().await.unwrap();
+    assert_eq!(server.counter.requests(), 2);
+
+    // Long after everything expired: fetched again.
+    clock.set(at(T0) + 5 * HOUR);
+    let third = provider.credentials().await.unwrap();
+    assert_eq!(third.access_key_id(), access_key("ECS", 3));
+    assert_eq!(server.counter.requests(), 3);
+    assert_eq!(provider.stats().fetches, 3);
+}
+
+#[tokio::test]
+async fn refresh_before_is_configurable() {
+    let clock = ManualClock::new(at(T0));
+    let server = EcsServer::start(clock.clone()).await;
+    let env = TestEnv::ecs(server.url(), &[]);
+    let provider = env
+        .config(&clock)
+        .refresh_before(MINUTE)
+        .build()
+        .await
+        .unwrap();
+    provider.credentials().await.unwrap();
+    clock.set(at(T0) + 58 * MINUTE);
+    assert_eq!(
+        provider.credentials().await.unwrap().access_key_id(),
+        access_key("ECS", 1)
+    );
+    clock.set(at(T0) + 59 * MINUTE);
+    assert_eq!(
+        provider.credentials().await.unwrap().access_key_id(),
+        access_key("ECS", 2)
+    );
+    assert_eq!(server.counter.requests(), 2);
+}
+
+#[tokio::test]
+async fn failing_endpoint_names_the_sources_and_what_to_check() {
+    let clock = ManualClock::new(at(T0));
+    let server = EcsServer::start(clock.clone()).await;
+    server.counter.set_reply(Reply::Status(500));
+    let env = TestEnv::ecs(
+        server.url(),
+        &[("HARNESS_ECS_BUILD_TASK_ROLE_ARN", BUILD_TASK_ROLE_ARN)],
+    );
+    let provider = env.config(&clock).build().await.unwrap();
+
+    let err = provider.credentials().await.unwrap_err();
+    assert!(
+        matches!(err, CredentialsError::Unavailable { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    for expected in [
+        "unable to load AWS credentials",
+        "the default AWS credentials chain",
+        "ECS container credentials",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI is set",
+        "container credentials endpoint was tried",
+        &format!("HARNESS_ECS_BUILD_TASK_ROLE_ARN is `{BUILD_TASK_ROLE_ARN}`"),
+        "AWS_EC2_METADATA_DISABLED",
+    ] {
+        assert!(msg.contains(expected), "missing {expected:?} in: {msg}");
+    }
+    // The endpoint URL is not echoed, and the cause is carried, not repeated.
+    assert!(!msg.contains(server.url()), "{msg}");
+    let cause = err.source().expect("the aws-config error is the source");
+    assert!(
+        !msg.contains(&cause.to_string()),
+        "cause repeated in: {msg}"
+    );
+    assert!(error_chain(&err).contains("500"), "{}", error_chain(&err));
+    assert!(err.aws_error().is_some());
+
+    assert!(server.counter.requests() >= 1);
+    let stats = provider.stats();
+    assert_eq!((stats.fetches, stats.failures), (1, 1));
+}
+
+#[tokio::test]
+async fn refused_connection_names_the_sources_and_what_to_check() {
+    // A port nothing listens on.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let clock = ManualClock::new(at(T0));
+    let env = TestEnv::ecs(&format!("http://127.0.0.1:{port}/creds"), &[]);
+    let provider = env.config(&clock).build().await.unwrap();
+
+    let err = provider.credentials().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI is set"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("HARNESS_ECS_BUILD_TASK_ROLE_ARN is not set"),
+        "{msg}"
+    );
+    assert!(err.source().is_some());
+    assert_eq!(provider.stats().failures, 1);
+}
+
+#[tokio::test]
+async fn failed_refresh_keeps_valid_credentials_then_recovers() {
+    let logs = CapturedLogs::default();
+    let _guard = logs.install();
+
+    let clock = ManualClock::new(at(T0));
+    let server = EcsServer::start(clock.clone()).await;
+    let env = TestEnv::ecs(server.url(), &[]);
+    let provider = env.config(&clock).build().await.unwrap();
+    provider.credentials().await.unwrap();
+
+    // The endpoint breaks; the credentials are due but valid until T0 + 1h.
+    server.counter.set_reply(Reply::Status(500));
+    clock.set(at(T0) + 56 * MINUTE);
+    let kept = provider.credentials().await.unwrap();
+    assert_eq!(kept.access_key_id(), access_key("ECS", 1));
+    assert_eq!(provider.stats().failures, 1);
+    let requests_after_failure = server.counter.requests();
+    assert!(requests_after_failure >= 2);
+
+    // Backing off: no new attempt right away.
+    let kept = provider.credentials().await.unwrap();
+    assert_eq!(kept.access_key_id(), access_key("ECS", 1));
+    assert_eq!(server.counter.requests(), requests_after_failure);
+
+    // After the retry interval, one more failed attempt, same credentials.
+    clock.advance(REFRESH_RETRY_INTERVAL);
+    let kept = provider.credentials().await.unwrap();
+    assert_eq!(kept.access_key_id(), access_key("ECS", 1));
+    let stats = provider.stats();
+    assert_eq!((stats.fetches, stats.failures), (3, 2));
+
+    // Logged once for the run of failures.
+    let text = logs.text();
+    assert_eq!(
+        text.matches("refreshing AWS credentials failed; using the cached ones")
+            .count(),
+        1,
+        "{text}"
+    );
+
+    // The endpoint recovers: the next attempt gets new credentials.
+    server.counter.set_reply(Reply::Credentials);
+    clock.advance(REFRESH_RETRY_INTERVAL);
+    let recovered = provider.credentials().await.unwrap();
+    assert_eq!(recovered.access_key_id(), access_key("ECS", 2));
+    let stats = provider.stats();
+    assert_eq!((stats.fetches, stats.failures), (4, 2));
+
+    // Broken again, and nothing valid left: the error reaches the caller.
+    server.counter.set_reply(Reply::Status(500));
+    clock.set(at(T0) + 3 * HOUR);
+    let err = provider.credentials().await.unwrap_err();
+    assert!(matches!(err, CredentialsError::Unavailable { .. }));
+    assert_no_ecs_secrets(&format!("{err} {err:?} {}", error_chain(&err)), 2);
+
+    // Nothing logged carries a secret key or a session token.
+    let text = logs.text();
+    assert!(text.contains(&access_key("ECS", 1)), "logs name the key id");
+    assert_no_ecs_secrets(&text, 2);
+}
+
+#[tokio::test]
+async fn static_credentials_are_never_fetched() {
+    let creds = Credentials::new(
+        "AKIDSTATICEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/static",
+        Some("static-session-token".to_owned()),
+        None,
+        "test",
+    );
+    let provider = CredentialsConfig::static_credentials(creds)
+        .clock(ManualClock::new(at(T0)))
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let got = provider.credentials().await.unwrap();
+        assert_eq!(got.access_key_id(), "AKIDSTATICEXAMPLE");
+        assert_eq!(got.session_token(), Some("static-session-token"));
+    }
+    assert_eq!(provider.stats().fetches, 0);
+    assert_eq!(provider.current_identity().unwrap().source(), "static");
+}
+
+#[tokio::test]
+async fn assume_role_calls_sts_with_the_container_credentials() {
+    let clock = ManualClock::new(at(T0));
+    let ecs = EcsServer::start(clock.clone()).await;
+    let sts = StsServer::start(clock.clone()).await;
+    let env = TestEnv::ecs(ecs.url(), &[("AWS_REGION", "eu-west-1")]);
+    let loader = env.loader().endpoint_url(&sts.http.url);
+    let provider = env
+        .config_with(loader, &clock)
+        .assume_role(ROLE_ARN)
+        .role_session_name("rds-iam-test")
+        .external_id("external-id-123")
+        .build()
+        .await
+        .unwrap();
+
+    let creds = provider.credentials().await.unwrap();
+    assert_eq!(creds.access_key_id(), access_key("STS", 1));
+    assert_eq!(
+        creds.session_token(),
+        Some(session_token("STS", 1).as_str())
+    );
+    assert_eq!(creds.expiry(), Some(at(T0) + HOUR));
+    assert_eq!((ecs.counter.requests(), sts.counter.requests()), (1, 1));
+
+    let (head, body) = sts.counter.last.lock().unwrap().clone().unwrap();
+    for expected in [
+        "Action=AssumeRole",
+        "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdb-connect",
+        "RoleSessionName=rds-iam-test",
+        "ExternalId=external-id-123",
+    ] {
+        assert!(
+            body.contains(expected),
+            "missing {expected:?} in STS body: {body}"
+        );
+    }
+    // Signed with the container credentials, for STS in the resolved region.
+    let head = head.to_ascii_lowercase();
+    let credential_scope = format!("credential={}/", access_key("ECS", 1)).to_ascii_lowercase();
+    assert!(head.contains(&credential_scope), "{head}");
+    assert!(head.contains("/eu-west-1/sts/aws4_request"), "{head}");
+
+    // Cached: no more calls to either endpoint.
+    for _ in 0..10 {
+        provider.credentials().await.unwrap();
+    }
+    assert_eq!((ecs.counter.requests(), sts.counter.requests()), (1, 1));
+    assert_eq!(
+        provider.current_identity().unwrap().source(),
+        format!("assume-role:{ROLE_ARN}<-default-chain")
+    );
+
+    // A failing STS names the role and the region.
+    sts.counter.set_reply(Reply::Status(403));
+    clock.set(at(T0) + 2 * HOUR);
+    let msg = provider.credentials().await.unwrap_err().to_string();
+    assert!(
+        msg.contains(&format!(
+            "assuming role `{ROLE_ARN}` through STS in `eu-west-1`"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("trust policy"), "{msg}");
+}
+
+#[tokio::test]
+async fn assume_role_without_a_region_is_an_error_not_us_east_1() {
+    let clock = ManualClock::new(at(T0));
+    let env = TestEnv::ecs("http://127.0.0.1:9/creds", &[]);
+    let err = env
+        .config(&clock)
+        .assume_role(ROLE_ARN)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CredentialsError::MissingRegion { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("AWS_REGION"), "{msg}");
+    assert!(msg.contains("iamRegion"), "{msg}");
+    assert!(msg.contains("--region"), "{msg}");
+    assert!(!msg.contains("us-east-1"), "{msg}");
+
+    // An explicit region is enough (nothing is fetched while building).
+    let provider = env
+        .config(&clock)
+        .assume_role(ROLE_ARN)
+        .region("eu-central-1")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(provider.stats().fetches, 0);
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_secrets() {
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYstatic";
+    let token = "IQoJb3JpZ2luX2VjEJr-static-token";
+    let creds = Credentials::new("AKIDSTATIC", secret, Some(token.to_owned()), None, "test");
+
+    let config = CredentialsConfig::static_credentials(creds.clone())
+        .assume_role(ROLE_ARN)
+        .external_id("external-id-secret-ish")
+        .region("eu-west-1");
+    let text = format!("{config:?} {config:#?}");
+    assert!(!text.contains(secret) && !text.contains(token), "{text}");
+    assert!(!text.contains("external-id-secret-ish"), "{text}");
+    assert!(text.contains(ROLE_ARN) && text.contains("***"), "{text}");
+
+    let provider = CredentialsConfig::static_credentials(creds)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        format!("{provider:?}"),
+        "CredentialsProvider { source: \"static\", refresh_before: 300s, clock: SystemClock, \
+         cached_access_key_id: Some(\"AKIDSTATIC\"), cached_expiry: None, \
+         stats: CredentialsStats { fetches: 0, failures: 0 } }"
+    );
+
+    // A provider holding fetched temporary credentials, and its errors.
+    let clock = ManualClock::new(at(T0));
+    let server = EcsServer::start(clock.clone()).await;
+    let env = TestEnv::ecs(server.url(), &[]);
+    let provider = env.config(&clock).build().await.unwrap();
+    provider.credentials().await.unwrap();
+    let text = format!("{provider:?} {provider:#?}");
+    assert!(text.contains(&access_key("ECS", 1)), "{text}");
+    assert_no_ecs_secrets(&text, 1);
+
+    server.counter.set_reply(Reply::Status(500));
+    clock.set(at(T0) + 2 * HOUR);
+    let err = provider.credentials().await.unwrap_err();
+    assert_no_ecs_secrets(&format!("{err:?} {err:#?} {err}"), 1);
+
+    let missing = CredentialsError::MissingRegion {
+        needed_for: "assuming a role through STS",
+    };
+    assert_eq!(
+        format!("{missing:?}"),
+        "MissingRegion { needed_for: \"assuming a role through STS\" }"
+    );
+}
+
+/// The provider is usable from many threads and cheap to clone.
+#[test]
+fn provider_is_send_sync_clone() {
+    fn assert_traits<T: Send + Sync + Clone + 'static>() {}
+    assert_traits::<CredentialsProvider>();
+    assert_traits::<CredentialsError>();
+}
