@@ -115,8 +115,9 @@ impl Emulator {
     /// runtime. The emulator stops when the returned handle is dropped (or when the
     /// runtime shuts down).
     pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
-        if config.engine != Engine::Postgres {
-            return Err(EmulatorError::EngineNotSupported(config.engine));
+        match config.engine {
+            Engine::Postgres => {}
+            Engine::Mysql => return Err(EmulatorError::EngineNotSupported(config.engine)),
         }
         let server_tls = tls::server_tls(&config.tls, &config.endpoint_host)?;
         let listener =
@@ -343,6 +344,15 @@ impl Shared {
     }
 }
 
+/// Serve one connection with the engine's front end (each engine in its own module).
+async fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    match shared.config.engine {
+        Engine::Postgres => postgres::serve(stream, peer, shared).await,
+        // `Emulator::start` refuses engines without a front end.
+        Engine::Mysql => {}
+    }
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     let mut sessions = JoinSet::new();
     loop {
@@ -352,8 +362,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let shared = shared.clone();
-                    sessions.spawn(postgres::serve(stream, peer, shared));
+                    sessions.spawn(serve(stream, peer, shared.clone()));
                 }
                 Err(error) => {
                     tracing::warn!(target: "rds_iam::emulator", %error, "accept failed");

@@ -105,6 +105,34 @@ pub struct VerifiedToken {
 }
 
 /// Checks tokens against one emulated endpoint, one region and one set of credentials.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use aws_credential_types::Credentials;
+/// use rds_iam::clock::ManualClock;
+/// use rds_iam::emulator::{DEFAULT_ALLOWED_SKEW, Rejection, Verifier};
+///
+/// // botocore's test vector: signed 2016-11-07T17:39:33Z with `akid`/`skid`.
+/// let token = "prod-instance.us-east-1.rds.amazonaws.com:3306/?Action=connect\
+///     &DBUser=someusername&X-Amz-Algorithm=AWS4-HMAC-SHA256\
+///     &X-Amz-Date=20161107T173933Z&X-Amz-SignedHeaders=host&X-Amz-Expires=900\
+///     &X-Amz-Credential=akid%2F20161107%2Fus-east-1%2Frds-db%2Faws4_request\
+///     &X-Amz-Signature=d1138cdbc0ca63eec012ec0fc6c2267e03642168f5884a7795320d4c18374c61";
+/// let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_478_540_373 + 60));
+/// let verifier = Verifier::new(
+///     "prod-instance.us-east-1.rds.amazonaws.com",
+///     3306,
+///     "us-east-1",
+///     Credentials::new("akid", "skid", None, None, "example"),
+///     Arc::new(clock.clone()),
+///     DEFAULT_ALLOWED_SKEW,
+/// );
+/// assert_eq!(verifier.verify(token, "someusername").unwrap().user, "someusername");
+/// assert_eq!(verifier.verify(token, "admin"), Err(Rejection::WrongUser));
+/// clock.advance(Duration::from_secs(15 * 60));
+/// assert_eq!(verifier.verify(token, "someusername"), Err(Rejection::Expired));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {
     host: String,

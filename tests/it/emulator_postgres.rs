@@ -21,6 +21,7 @@ use tokio::process::Command;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
+use crate::support::logs::LogCapture;
 use crate::support::postgres::{self, PgServer, RoleAuth};
 
 /// The RDS endpoint the emulator pretends to be (dialled as 127.0.0.1).
@@ -182,8 +183,19 @@ impl Harness {
         user: &str,
         password: &str,
     ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        self.connect_to(user, password, "postgres").await
+    }
+
+    async fn connect_to(
+        &self,
+        user: &str,
+        password: &str,
+        dbname: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
         let (client, connection) = self
             .config(user, password, SslMode::Require)
+            .dbname(dbname)
+            .application_name("rds-iam-emulator-test")
             .connect(self.tls())
             .await?;
         tokio::spawn(connection);
@@ -280,6 +292,67 @@ async fn token_login_reaches_the_real_backend() {
     assert_eq!(logins[0].outcome, LoginOutcome::Accepted);
     assert_eq!(logins[0].at, t0());
     assert_eq!(h.emulator.plaintext_passwords_received(), 0);
+}
+
+#[tokio::test]
+async fn startup_parameters_reach_the_backend() {
+    let h = harness().await;
+    let user = "emu_iam_params";
+    h.pg.create_role(user, RoleAuth::Default).await;
+    h.pg.create_database("emu_app_db", user).await;
+    let client = h
+        .connect_to(user, &token(&Claim::for_user(user)), "emu_app_db")
+        .await
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT current_database()::text, current_setting('application_name')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "emu_app_db");
+    assert_eq!(row.get::<_, String>(1), "rds-iam-emulator-test");
+    assert_eq!(
+        h.emulator.logins()[0].database.as_deref(),
+        Some("emu_app_db")
+    );
+}
+
+#[tokio::test]
+async fn login_decisions_are_logged_without_the_token() {
+    let capture = LogCapture::default();
+    // The test runtime has one thread: the emulator's tasks log through this subscriber.
+    let _guard = capture.install();
+
+    let h = harness().await;
+    let user = "emu_iam_logged";
+    h.pg.create_role(user, RoleAuth::Default).await;
+    let good = token(&Claim::for_user(user));
+    h.connect(user, &good).await.unwrap();
+    let for_other = token(&Claim::for_user("emu_someone_else"));
+    h.connect(user, &for_other).await.unwrap_err();
+    drop(h);
+
+    let logs = capture.text();
+    assert!(logs.contains("login accepted"), "{logs}");
+    assert!(logs.contains("login rejected"), "{logs}");
+    assert!(
+        logs.contains("the token is signed for another database user"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(user) && logs.contains(ENDPOINT_HOST),
+        "{logs}"
+    );
+    for secret in [&good, &for_other] {
+        let signature = secret.rsplit('=').next().unwrap();
+        assert!(
+            !logs.contains(signature),
+            "a token signature was logged:\n{logs}"
+        );
+    }
+    assert!(!logs.contains("X-Amz-"), "{logs}");
 }
 
 #[tokio::test]

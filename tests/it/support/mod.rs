@@ -4,5 +4,6 @@
 #![allow(dead_code)] // reason: shared helpers, not every test module uses every item
 
 pub mod ca;
+pub mod logs;
 #[cfg(feature = "postgres")]
 pub mod postgres;

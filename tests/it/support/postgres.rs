@@ -417,6 +417,20 @@ impl PgServer {
             .await
             .unwrap_or_else(|e| panic!("create role {name}: {e}"));
     }
+
+    /// Create database `name` owned by `owner`.
+    pub async fn create_database(&self, name: &str, owner: &str) {
+        let sql = format!(
+            "CREATE DATABASE {} OWNER {}",
+            quote_ident(name),
+            quote_ident(owner)
+        );
+        self.admin()
+            .await
+            .batch_execute(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    }
 }
 
 impl Drop for PgServer {
