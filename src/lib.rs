@@ -68,3 +68,4 @@ pub mod jdbc;
 pub mod plan;
 pub mod secret;
 pub mod tls_mode;
+pub mod token;

@@ -15,6 +15,7 @@ use rds_iam::emulator::{
     Rejection, RunningEmulator,
 };
 use rds_iam::secret::Password;
+use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
@@ -71,51 +72,18 @@ impl Claim {
     }
 }
 
-/// A token for `claim`.
+/// A token for `claim`, from the crate's own signer.
 fn token(claim: &Claim) -> String {
-    use aws_sigv4::http_request::{
-        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    let params = RdsTokenParams {
+        host: claim.host.clone(),
+        port: claim.port,
+        user: claim.user.clone(),
+        region: claim.region.clone(),
     };
-    let identity = claim.credentials.clone().into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(Duration::from_secs(900));
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&claim.region)
-        .name("rds-db")
-        .time(claim.at)
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let base = format!(
-        "{}:{}/?Action=connect&DBUser={}",
-        claim.host, claim.port, claim.user
-    );
-    let request = SignableRequest::new(
-        "GET",
-        format!("https://{base}"),
-        std::iter::empty(),
-        SignableBody::Bytes(&[]),
-    )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    let mut token = base;
-    for (name, value) in instructions.params() {
-        token.push('&');
-        token.push_str(name);
-        token.push('=');
-        token.push_str(&percent_encoding::utf8_percent_encode(value, SIGV4_SET).to_string());
-    }
-    token
+    sign_rds_token(&params, &claim.credentials, claim.at)
+        .expect("sign a token")
+        .into_exposed()
 }
-
-const SIGV4_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// An emulator in front of the shared PostgreSQL, on a manual clock at [`T0`].
 struct Harness {
@@ -292,6 +260,24 @@ async fn token_login_reaches_the_real_backend() {
     assert_eq!(logins[0].outcome, LoginOutcome::Accepted);
     assert_eq!(logins[0].at, t0());
     assert_eq!(h.emulator.plaintext_passwords_received(), 0);
+}
+
+#[tokio::test]
+async fn user_names_that_need_percent_encoding() {
+    // The signer percent-encodes DBUser; the verifier decodes and re-encodes it.
+    let h = harness().await;
+    for user in ["emu iam+ci@corp", "emu/é;&=ü"] {
+        h.pg.create_role(user, RoleAuth::Default).await;
+        let client = h
+            .connect(user, &token(&Claim::for_user(user)))
+            .await
+            .unwrap();
+        let row = client
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), user);
+    }
 }
 
 #[tokio::test]

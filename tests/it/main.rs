@@ -5,6 +5,8 @@ mod jdbc_props;
 mod jdbc_urls;
 mod rds_hosts;
 mod support;
+mod token_redaction;
+mod token_vectors;
 
 #[cfg(feature = "postgres")]
 mod live_postgres;

@@ -1,0 +1,82 @@
+//! Why a token could not be signed.
+
+use std::time::Duration;
+
+/// Why a token could not be signed. Every message says what to change.
+///
+/// No variant carries a secret: the user name, credentials and signature never appear.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The signing host is empty.
+    #[error(
+        "the signing host is empty; pass the database endpoint's DNS name \
+         (e.g. mydb.cluster-abc123.us-east-1.rds.amazonaws.com)"
+    )]
+    EmptyHost,
+    /// The signing host holds a character no host name has (a port, path, space, ...).
+    #[error(
+        "the signing host contains {found:?}, which no host name has; pass a bare DNS name, \
+         IPv4 address or [bracketed] IPv6 address, and the port in its own field"
+    )]
+    InvalidHost {
+        /// The first offending character.
+        found: char,
+    },
+    /// Port 0.
+    #[error(
+        "port 0 is not a database port; pass the port the database listens on (e.g. 5432 or 3306)"
+    )]
+    InvalidPort,
+    /// The database user name is empty.
+    #[error("the database user name is empty; pass the IAM-enabled database user to log in as")]
+    EmptyUser,
+    /// The region is empty.
+    #[error(
+        "the region is empty; pass the database's AWS region (e.g. us-east-1): \
+         it is part of the signature and is never guessed"
+    )]
+    EmptyRegion,
+    /// The region holds a character no AWS region name has.
+    #[error(
+        "the region contains {found:?}; AWS region names have only lower-case letters, \
+         digits and '-' (e.g. us-east-1, cn-north-1, us-gov-west-1)"
+    )]
+    InvalidRegion {
+        /// The first offending character.
+        found: char,
+    },
+    /// The credentials' access key id or secret access key is empty.
+    #[error(
+        "the credentials have an empty access key id or secret access key; \
+         check where they come from (environment variables, profile, role)"
+    )]
+    IncompleteCredentials,
+    /// A DSQL token expiry outside 1 s ..= 604800 s, or not whole seconds.
+    #[error(
+        "DSQL token expiry {expires_in:?} is out of range: use whole seconds from 1 to \
+         604800 (7 days); the default is 900 (15 minutes)"
+    )]
+    ExpiryOutOfRange {
+        /// The rejected expiry.
+        expires_in: Duration,
+    },
+    /// An unknown DSQL action name.
+    #[error("unknown DSQL action {found:?}; use DbConnect or DbConnectAdmin")]
+    UnknownDsqlAction {
+        /// The rejected name.
+        found: String,
+    },
+    /// The signing time is before the Unix epoch.
+    #[error(
+        "the signing time is before 1970-01-01T00:00:00Z; sign at the current time \
+         (a Clock's now(), or SystemTime::now())"
+    )]
+    TimeBeforeEpoch,
+    /// The signing time is after the year 9999, which SigV4 dates cannot express.
+    #[error(
+        "the signing time is after 9999-12-31T23:59:59Z, which SigV4 dates cannot express; \
+         sign at the current time (a Clock's now(), or SystemTime::now())"
+    )]
+    TimeAfterYear9999,
+}
