@@ -6,5 +6,12 @@ mod credentials;
 mod jdbc_props;
 mod jdbc_urls;
 mod rds_hosts;
+mod support;
 mod token_redaction;
 mod token_vectors;
+
+#[cfg(feature = "postgres")]
+mod live_postgres;
+
+#[cfg(all(feature = "emulator", feature = "postgres"))]
+mod emulator_postgres;

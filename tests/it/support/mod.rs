@@ -1,0 +1,9 @@
+//! Helpers for live tests: a test CA and throw-away database servers.
+//!
+//! Each test module uses the part it needs; the rest is used by other modules.
+#![allow(dead_code)] // reason: shared helpers, not every test module uses every item
+
+pub mod ca;
+pub mod logs;
+#[cfg(feature = "postgres")]
+pub mod postgres;
