@@ -60,12 +60,15 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod connect;
 pub mod credentials;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod endpoint;
 pub mod jdbc;
 pub mod plan;
+pub mod provider;
 pub mod secret;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod tls;

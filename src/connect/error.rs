@@ -1,0 +1,402 @@
+//! [`ConnectError`]: why a connector could not be built or could not connect, with the fix.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use crate::credentials::CredentialsError;
+use crate::jdbc::Engine;
+use crate::plan::PlanError;
+use crate::provider::ProviderError;
+use crate::tls::{CaError, TlsSetupError};
+
+/// A boxed cause (a driver's error).
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why a connector could not be built, or a connection not made.
+///
+/// `Display` says what went wrong and what to change; the driver's or library's error is the
+/// [`source`](StdError::source), not repeated in the message. No variant holds a token, a
+/// password or a secret key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is for the other engine family.
+    #[error("the JDBC URL is for {found}, which {connector} does not connect to: use {fix}", fix = other_connector(*.found))]
+    WrongEngine {
+        /// The connector used.
+        connector: &'static str,
+        /// The URL's engine.
+        found: Engine,
+    },
+    /// No signing target: a user, host or region is missing, or the TLS settings are refused.
+    #[error(transparent)]
+    Plan(PlanError),
+    /// A CA source could not be loaded.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// The TLS connector could not be built.
+    #[error(transparent)]
+    TlsSetup(#[from] TlsSetupError),
+    /// No token provider was given and the default AWS credentials chain could not be set up.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    /// No IAM token could be had (credentials or signing failed).
+    #[error(
+        "could not get an IAM token for user `{user}` at {endpoint}: check the AWS credentials \
+         available to this process (in a build task: the task role)"
+    )]
+    Token {
+        /// The database user.
+        user: String,
+        /// The endpoint the token is for (`host:port`).
+        endpoint: String,
+        /// The provider's error.
+        #[source]
+        source: ProviderError,
+    },
+    /// The server could not be reached.
+    #[error(
+        "could not reach {server}: check the host name and port, and that the network (security \
+         group, VPC routes, tunnel) lets this machine reach it"
+    )]
+    Unreachable {
+        /// The server (`host:port`, with the verified name when it differs).
+        server: String,
+        /// The I/O error.
+        #[source]
+        source: BoxError,
+    },
+    /// The login did not finish in time.
+    #[error(
+        "{server} did not complete the login within {after:?}: check that the address is the \
+         database's, that the network lets this machine reach it, or raise the timeout"
+    )]
+    Timeout {
+        /// The server.
+        server: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The server answered the TLS request with "no": nothing was sent after it.
+    #[error(
+        "{server} refused TLS (it does not support SSL connections), and an IAM login needs TLS \
+         (\"SSL connection required\"): check that this is the database's address and port (not a \
+         proxy or tunnel that strips TLS) and that the server has ssl on; the token was not sent"
+    )]
+    TlsRefused {
+        /// The server.
+        server: String,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The server's certificate does not chain to a trusted CA.
+    #[error(
+        "the certificate of {server} is not trusted ({detail}); trusted were {trusted}: give the \
+         CA bundle that issued it (for RDS, \
+         https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) as sslrootcert \
+         (PostgreSQL) or sslCa (MySQL) in the URL, or as a CA source in the builder; the token \
+         was not sent"
+    )]
+    UntrustedCertificate {
+        /// The server.
+        server: String,
+        /// The TLS library's verification result.
+        detail: String,
+        /// The trusted CAs, in words (names the CA file used).
+        trusted: String,
+        /// The TLS error.
+        #[source]
+        source: BoxError,
+    },
+    /// The certificate is trusted but issued for another name.
+    #[error(
+        "the certificate of {server} is for {presented}, not for {expected}: connect with the name \
+         on the certificate, or, when dialling a tunnel or an IP address, set iamHost to the RDS \
+         endpoint name (it is then both verified and signed); the token was not sent",
+        presented = names(.presented)
+    )]
+    HostNameMismatch {
+        /// The server.
+        server: String,
+        /// The name checked.
+        expected: String,
+        /// The DNS names the certificate carries (empty when they could not be read).
+        presented: Vec<String>,
+        /// The TLS error.
+        #[source]
+        source: BoxError,
+    },
+    /// The TLS handshake failed for another reason.
+    #[error(
+        "the TLS handshake with {server} failed: check that the server speaks TLS 1.2 or later on \
+         this port; the token was not sent"
+    )]
+    Handshake {
+        /// The server.
+        server: String,
+        /// The TLS error.
+        #[source]
+        source: BoxError,
+    },
+    /// The server rejected the IAM login (with a fresh token, if the first one came from the
+    /// cache).
+    #[error("{}", rejected(self))]
+    LoginRejected {
+        /// The server.
+        server: String,
+        /// The engine (selects the likely causes listed).
+        engine: Engine,
+        /// The database user.
+        user: String,
+        /// The endpoint the token was signed for (`host:port`).
+        endpoint: String,
+        /// The region the token was signed in.
+        region: String,
+        /// Whether a cached token was rejected first and a freshly minted one was tried.
+        retried: bool,
+        /// The server's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The server answered the login with another error (a missing database, too many
+    /// connections, ...).
+    #[error("{server} refused the connection after the login: see the server's message below")]
+    Server {
+        /// The server.
+        server: String,
+        /// The server's error.
+        #[source]
+        source: BoxError,
+    },
+    /// Every host of a multi-host URL failed.
+    #[error(
+        "none of the {} hosts accepted the connection ({}); the last host's error follows",
+        .earlier.len() + 1, hosts(.earlier, .last)
+    )]
+    AllHostsFailed {
+        /// The errors of the hosts tried before the last, in order.
+        earlier: Vec<ConnectError>,
+        /// The last host's error.
+        #[source]
+        last: Box<ConnectError>,
+    },
+}
+
+impl ConnectError {
+    /// Whether the server rejected the IAM login.
+    pub fn is_login_rejected(&self) -> bool {
+        match self {
+            Self::LoginRejected { .. } => true,
+            Self::AllHostsFailed { earlier, last } => {
+                last.is_login_rejected() && earlier.iter().all(Self::is_login_rejected)
+            }
+            _ => false,
+        }
+    }
+
+    /// The server this error is about, if it is about one.
+    pub fn server(&self) -> Option<&str> {
+        match self {
+            Self::Unreachable { server, .. }
+            | Self::Timeout { server, .. }
+            | Self::TlsRefused { server, .. }
+            | Self::UntrustedCertificate { server, .. }
+            | Self::HostNameMismatch { server, .. }
+            | Self::Handshake { server, .. }
+            | Self::LoginRejected { server, .. }
+            | Self::Server { server, .. } => Some(server),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the next host can help (it cannot when no token can be had at all).
+    pub(crate) fn next_host_may_help(&self) -> bool {
+        !matches!(
+            self,
+            Self::Token { .. } | Self::Credentials(_) | Self::Plan(_)
+        )
+    }
+
+    /// `AllHostsFailed` for several errors, the error itself for one (`errors` is not empty).
+    pub(crate) fn from_attempts(mut errors: Vec<ConnectError>) -> Self {
+        let last = errors.pop().expect("at least one host was tried");
+        if errors.is_empty() {
+            last
+        } else {
+            Self::AllHostsFailed {
+                earlier: errors,
+                last: Box::new(last),
+            }
+        }
+    }
+}
+
+impl From<PlanError> for ConnectError {
+    fn from(e: PlanError) -> Self {
+        Self::Plan(e)
+    }
+}
+
+fn other_connector(found: Engine) -> &'static str {
+    match found {
+        Engine::Postgresql => "rds_iam::postgres::PgConnector (feature `postgres`)",
+        Engine::Mysql | Engine::Mariadb => "rds_iam::mysql::MySqlConnector (feature `mysql`)",
+    }
+}
+
+fn names(names: &[String]) -> String {
+    match names {
+        [] => "names that could not be read".to_owned(),
+        [one] => one.clone(),
+        many => many.join(", "),
+    }
+}
+
+fn hosts(earlier: &[ConnectError], last: &ConnectError) -> String {
+    earlier
+        .iter()
+        .chain([last])
+        .map(|e| e.server().unwrap_or("?"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The message of [`ConnectError::LoginRejected`]: the likely causes from the IAM database
+/// authentication troubleshooting list, most likely first.
+fn rejected(error: &ConnectError) -> String {
+    let ConnectError::LoginRejected {
+        server,
+        engine,
+        user,
+        endpoint,
+        region,
+        retried,
+        ..
+    } = error
+    else {
+        unreachable!("only called for LoginRejected")
+    };
+    let fresh = if *retried {
+        ", also with a freshly minted token"
+    } else {
+        ""
+    };
+    let grant = match engine {
+        Engine::Postgresql => format!(
+            "the database user is not granted rds_iam (as the master user: GRANT rds_iam TO \
+             {};)",
+            quote_pg_ident(user)
+        ),
+        Engine::Mysql | Engine::Mariadb => format!(
+            "the database user is not set up for IAM (as the master user: CREATE USER {} \
+             IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';)",
+            quote_mysql_string(user)
+        ),
+    };
+    let causes = [
+        grant,
+        format!(
+            "the IAM policy's rds-db:connect resource uses the cluster or instance identifier \
+             instead of its resource id (arn:aws:rds-db:{region}:ACCOUNT:dbuser:cluster-XXXX/{user} \
+             or db-XXXX/{user}; see DbClusterResourceId / DbiResourceId)"
+        ),
+        format!(
+            "the user name in the policy's resource ARN differs from `{user}` (case and spelling \
+             must match exactly)"
+        ),
+        "this machine's clock is off (a token is valid for 15 minutes from its signing time: \
+         sync the clock with NTP)"
+            .to_owned(),
+        format!(
+            "the database is not in {region} or not at {endpoint} (the token is signed for that \
+             region and endpoint: set iamRegion, or iamHost to the RDS endpoint name when \
+             connecting through a tunnel or alias)"
+        ),
+        "IAM database authentication is not enabled on the instance or cluster".to_owned(),
+    ];
+    let mut message = format!(
+        "{server} rejected the IAM login of user `{user}`{fresh} (token signed for {endpoint} in \
+         {region}); likely causes:"
+    );
+    for (i, cause) in causes.iter().enumerate() {
+        message.push_str(&format!(" ({}) {cause}", i + 1));
+        message.push(if i + 1 == causes.len() { '.' } else { ';' });
+    }
+    message
+}
+
+fn quote_pg_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_mysql_string(name: &str) -> String {
+    format!("'{}'", name.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejection(engine: Engine, retried: bool) -> ConnectError {
+        ConnectError::LoginRejected {
+            server: "127.0.0.1:5432 (as db.abc123.us-east-1.rds.amazonaws.com)".into(),
+            engine,
+            user: "harness_iam_user".into(),
+            endpoint: "db.abc123.us-east-1.rds.amazonaws.com:5432".into(),
+            region: "us-east-1".into(),
+            retried,
+            source: "FATAL: PAM authentication failed".into(),
+        }
+    }
+
+    #[test]
+    fn a_rejection_lists_the_likely_causes() {
+        let text = rejection(Engine::Postgresql, true).to_string();
+        assert!(
+            text.starts_with(
+                "127.0.0.1:5432 (as db.abc123.us-east-1.rds.amazonaws.com) rejected the IAM \
+                 login of user `harness_iam_user`, also with a freshly minted token (token \
+                 signed for db.abc123.us-east-1.rds.amazonaws.com:5432 in us-east-1); likely \
+                 causes: (1) the database user is not granted rds_iam (as the master user: \
+                 GRANT rds_iam TO \"harness_iam_user\";);"
+            ),
+            "{text}"
+        );
+        for needle in [
+            "resource id",
+            "case and spelling",
+            "clock",
+            "iamRegion",
+            "not enabled",
+        ] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
+        assert!(
+            !text.contains("PAM"),
+            "the cause is the source, not the message"
+        );
+        let text = rejection(Engine::Mysql, false).to_string();
+        assert!(text.contains("IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"));
+        assert!(!text.contains("freshly"));
+    }
+
+    #[test]
+    fn all_hosts_failed_names_the_hosts() {
+        let e = ConnectError::from_attempts(vec![
+            ConnectError::Timeout {
+                server: "a:1".into(),
+                after: Duration::from_secs(2),
+            },
+            rejection(Engine::Postgresql, false),
+        ]);
+        assert!(
+            e.to_string().starts_with(
+                "none of the 2 hosts accepted the connection (a:1, 127.0.0.1:5432 (as \
+                 db.abc123.us-east-1.rds.amazonaws.com))"
+            ),
+            "{e}"
+        );
+        assert!(!e.is_login_rejected());
+    }
+}
