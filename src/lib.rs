@@ -68,6 +68,8 @@ pub mod emulator;
 pub mod endpoint;
 pub mod jdbc;
 pub mod plan;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod provider;
 pub mod secret;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

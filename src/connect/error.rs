@@ -31,6 +31,14 @@ pub enum ConnectError {
     /// No signing target: a user, host or region is missing, or the TLS settings are refused.
     #[error(transparent)]
     Plan(PlanError),
+    /// A URL parameter passed through to the driver has a value it cannot take.
+    #[error("the URL parameter {key} has a value the connector cannot use: use {accepted}")]
+    Parameter {
+        /// The parameter.
+        key: String,
+        /// What is accepted.
+        accepted: &'static str,
+    },
     /// A CA source could not be loaded.
     #[error(transparent)]
     Ca(#[from] CaError),

@@ -87,6 +87,14 @@ where
     }
 }
 
+/// A token for `target`, for callers that connect by themselves.
+pub(crate) async fn token_for(
+    tokens: &TokenProvider,
+    target: &Target,
+) -> Result<AuthToken, ConnectError> {
+    get_token(tokens, target).await.map(|(token, _)| token)
+}
+
 /// A token for `target` and whether it came from the cache.
 async fn get_token(
     tokens: &TokenProvider,

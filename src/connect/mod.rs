@@ -16,6 +16,7 @@
 //! 4. Any failure moves on to the next host; when all fail, [`ConnectError::AllHostsFailed`]
 //!    (one host: its own error).
 
+pub(crate) mod builder;
 mod error;
 pub(crate) mod login;
 mod settings;

@@ -16,7 +16,6 @@ use super::ConnectError;
 /// The settings shared by the PostgreSQL and MySQL connector builders.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub(crate) engine: Engine,
     pub(crate) hosts: Vec<HostPort>,
     pub(crate) iam_host: Option<String>,
     pub(crate) iam_port: Option<u16>,
@@ -33,9 +32,8 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// Settings for one host, verify-full, system roots.
-    pub(crate) fn new(engine: Engine, host: String, port: u16) -> Self {
+    pub(crate) fn new(host: String, port: u16) -> Self {
         Self {
-            engine,
             hosts: vec![HostPort { host, port }],
             iam_host: None,
             iam_port: None,
@@ -81,7 +79,6 @@ impl Settings {
             );
         }
         Ok(Self {
-            engine: url.engine(),
             hosts: url.hosts().to_vec(),
             iam_host: url.iam_host().map(str::to_owned),
             iam_port: url.iam_default_port(),
@@ -132,14 +129,6 @@ impl Settings {
                 })
             })
             .collect()
-    }
-
-    /// The value of URL parameter `key`, if given.
-    pub(crate) fn param(&self, key: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
     }
 }
 

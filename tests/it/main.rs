@@ -15,3 +15,6 @@ mod live_postgres;
 
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod emulator_postgres;
+
+#[cfg(all(feature = "emulator", feature = "postgres"))]
+mod connect_postgres;

@@ -319,6 +319,11 @@ impl PgServer {
         &self.dir
     }
 
+    /// The server's log so far (`postgres.log` in [`PgServer::socket_dir`]).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
+    }
+
     /// The PostgreSQL binaries used (`initdb`, `postgres`, `psql`).
     pub fn bin_dir(&self) -> &Path {
         &self.bin

@@ -1,0 +1,125 @@
+//! The setters both connector builders share, generated into each (their docs then name the
+//! right connector), and the one-time TLS set-up.
+
+use crate::tls::{CaBundle, tls_connector};
+
+use super::{ConnectError, Settings};
+
+/// Load the CA bundle and build the native-tls connector, off the async threads (reading the
+/// system trust store takes about 100 ms). Done once per connector.
+pub(crate) async fn tls_setup(
+    settings: &Settings,
+) -> Result<(CaBundle, native_tls::TlsConnector), ConnectError> {
+    let trust = settings.trust.clone();
+    let mode = settings.mode;
+    let work = move || -> Result<_, ConnectError> {
+        let bundle = CaBundle::load(&trust)?;
+        let connector = tls_connector(&bundle, mode)?;
+        Ok((bundle, connector))
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+/// Setters over a builder's `settings: Settings` and `tokens: Option<TokenProvider>` fields.
+macro_rules! shared_setters {
+    () => {
+        /// The database user to log in as and sign the token for (instead of the URL's
+        /// `user`). It must match the user in the IAM policy's `rds-db:connect` resource,
+        /// case included.
+        pub fn user(mut self, user: impl Into<String>) -> Self {
+            self.settings.user = Some(user.into());
+            self
+        }
+
+        /// The database to connect to.
+        pub fn database(mut self, database: impl Into<String>) -> Self {
+            self.settings.database = Some(database.into());
+            self
+        }
+
+        /// The AWS region to sign the token in (instead of `iamRegion` or the region in the
+        /// RDS host name).
+        pub fn region(mut self, region: impl Into<String>) -> Self {
+            self.settings.region = Some(region.into().to_ascii_lowercase());
+            self
+        }
+
+        /// The host name the certificate is checked against and the token signed for, when it
+        /// differs from the host dialled (SSH tunnels, IP addresses): the RDS endpoint name.
+        /// As `iamHost` in the URL.
+        pub fn iam_host(mut self, host: impl Into<String>) -> Self {
+            self.settings.iam_host = Some(host.into());
+            self
+        }
+
+        /// The port the token is signed for, when it differs from the port dialled. As
+        /// `iamDefaultPort` in the URL.
+        pub fn iam_port(mut self, port: u16) -> Self {
+            self.settings.iam_port = Some(port);
+            self
+        }
+
+        /// Another host to try, after those given so far (each signs its own token).
+        pub fn add_host(mut self, host: impl Into<String>, port: u16) -> Self {
+            self.settings.hosts.push($crate::jdbc::HostPort {
+                host: host.into(),
+                port,
+            });
+            self
+        }
+
+        /// How the server certificate is checked (TLS itself is always on). Default: what the
+        /// URL says, else [`TlsMode::VerifyFull`](crate::tls_mode::TlsMode::VerifyFull).
+        pub fn tls_mode(mut self, mode: $crate::tls_mode::TlsMode) -> Self {
+            self.settings.mode = mode;
+            self
+        }
+
+        /// Also trust the CA certificates of `source` (a PEM file, PEM text, or the
+        /// build-task bundle).
+        pub fn ca(mut self, source: $crate::tls::CaSource) -> Self {
+            self.settings.trust.add_source(source);
+            self
+        }
+
+        /// Whether the system trust store is trusted too (default: yes).
+        pub fn system_roots(mut self, system_roots: bool) -> Self {
+            self.settings.trust.set_system_roots(system_roots);
+            self
+        }
+
+        /// A limit on each host's connection and login. As `connectTimeout` in the URL.
+        pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.settings.connect_timeout = Some(timeout).filter(|t| !t.is_zero());
+            self
+        }
+
+        /// Where tokens come from. Default: a provider over the default AWS credentials chain
+        /// ([`CredentialsConfig::default_chain`](crate::credentials::CredentialsConfig::default_chain)).
+        /// Share one provider between connectors to share its cache.
+        pub fn token_provider(mut self, tokens: $crate::provider::TokenProvider) -> Self {
+            self.tokens = Some(tokens);
+            self
+        }
+    };
+}
+
+pub(crate) use shared_setters;
+
+/// The given token provider, or one over the default AWS credentials chain.
+pub(crate) async fn tokens_or_default(
+    tokens: Option<crate::provider::TokenProvider>,
+) -> Result<crate::provider::TokenProvider, ConnectError> {
+    match tokens {
+        Some(tokens) => Ok(tokens),
+        None => {
+            let credentials = crate::credentials::CredentialsConfig::default_chain()
+                .build()
+                .await?;
+            Ok(crate::provider::TokenProvider::new(credentials))
+        }
+    }
+}
