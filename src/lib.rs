@@ -67,6 +67,8 @@ pub mod credentials;
 pub mod emulator;
 pub mod endpoint;
 pub mod jdbc;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod plan;
 #[cfg(feature = "postgres")]
 pub mod postgres;

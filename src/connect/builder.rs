@@ -5,6 +5,7 @@ use crate::tls::{CaBundle, tls_connector};
 
 use super::{ConnectError, Settings};
 
+#[cfg(feature = "postgres")]
 /// Load the CA bundle and build the native-tls connector, off the async threads (reading the
 /// system trust store takes about 100 ms). Done once per connector.
 pub(crate) async fn tls_setup(
@@ -16,6 +17,23 @@ pub(crate) async fn tls_setup(
         let bundle = CaBundle::load(&trust)?;
         let connector = tls_connector(&bundle, mode)?;
         Ok((bundle, connector))
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+/// Load the CA bundle (off the async threads) and check it suits the mode, for drivers that
+/// build their TLS connector themselves.
+#[cfg(feature = "mysql")]
+pub(crate) async fn load_bundle(settings: &Settings) -> Result<CaBundle, ConnectError> {
+    let trust = settings.trust.clone();
+    let mode = settings.mode;
+    let work = move || -> Result<_, ConnectError> {
+        let bundle = CaBundle::load(&trust)?;
+        crate::tls::connector::check(&bundle, mode)?;
+        Ok(bundle)
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,

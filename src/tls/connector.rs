@@ -58,23 +58,15 @@ pub fn tls_connector(
     bundle: &CaBundle,
     mode: TlsMode,
 ) -> Result<native_tls::TlsConnector, TlsSetupError> {
+    check(bundle, mode)?;
     let mut builder = native_tls::TlsConnector::builder();
     builder.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
     match mode {
         TlsMode::Require => {
-            tracing::warn!(
-                target: "rds_iam::tls",
-                "sslmode require: the connection is encrypted but the server certificate is not \
-                 verified, so a machine on the network path could pose as the database and \
-                 receive the IAM token; use verify-full with the RDS CA bundle"
-            );
             builder.danger_accept_invalid_certs(true);
             builder.danger_accept_invalid_hostnames(true);
         }
         TlsMode::VerifyCa | TlsMode::VerifyFull => {
-            if !bundle.trusts_anything() {
-                return Err(TlsSetupError::NothingTrusted { mode });
-            }
             for certificate in bundle.certificates() {
                 builder.add_root_certificate(certificate.clone());
             }
@@ -85,4 +77,24 @@ pub fn tls_connector(
     builder
         .build()
         .map_err(|source| TlsSetupError::Build { source })
+}
+
+/// Refuse a verifying mode with nothing trusted; warn about `require` (once per connector
+/// built).
+pub(crate) fn check(bundle: &CaBundle, mode: TlsMode) -> Result<(), TlsSetupError> {
+    match mode {
+        TlsMode::Require => {
+            tracing::warn!(
+                target: "rds_iam::tls",
+                "sslmode require: the connection is encrypted but the server certificate is not \
+                 verified, so a machine on the network path could pose as the database and \
+                 receive the IAM token; use verify-full with the RDS CA bundle"
+            );
+            Ok(())
+        }
+        TlsMode::VerifyCa | TlsMode::VerifyFull if !bundle.trusts_anything() => {
+            Err(TlsSetupError::NothingTrusted { mode })
+        }
+        TlsMode::VerifyCa | TlsMode::VerifyFull => Ok(()),
+    }
 }

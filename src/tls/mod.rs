@@ -30,7 +30,7 @@
 //! ```
 
 mod bundle;
-mod connector;
+pub(crate) mod connector;
 pub(crate) mod diagnose;
 pub(crate) mod probe;
 mod source;

@@ -1,0 +1,378 @@
+//! The MySQL and MariaDB connector: IAM login over TLS with mysql_async (native-tls).
+//!
+//! A [`MySqlConnector`] is built once (from a JDBC URL or from explicit settings) and reused:
+//! it holds the token provider and one set of [`Opts`] per host whose TLS connector mysql_async
+//! builds at the first connection and then shares with every later one.
+//! [`MySqlConnector::connect`] returns a [`Conn`] logged in with a fresh (or cached) token.
+//!
+//! ```no_run
+//! use mysql_async::prelude::Queryable;
+//! use rds_iam::jdbc::JdbcUrl;
+//! use rds_iam::mysql::MySqlConnector;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let url = JdbcUrl::parse(
+//!     "jdbc:aws-wrapper:mysql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:3306/app\
+//!      ?wrapperPlugins=iam&sslMode=VERIFY_IDENTITY&sslCa=/etc/ssl/certs/rds-global-bundle.pem\
+//!      &user=iam_user",
+//! )?;
+//! let connector = MySqlConnector::from_url(&url)?.build().await?; // once
+//!
+//! let mut conn = connector.connect().await?; // per connection
+//! let user: Option<String> = conn.query_first("SELECT CURRENT_USER()").await?;
+//! # let _ = user; Ok(()) }
+//! ```
+//!
+//! # TLS and the cleartext password
+//!
+//! RDS asks an IAM user for the token with the `mysql_clear_password` plugin, so the connector
+//! enables it, and only ever together with TLS: every [`Opts`] it makes carries [`SslOpts`],
+//! so mysql_async asks the server for TLS right after the server's greeting and stops with an
+//! error if the server does not offer it, before sending any login packet. The first login
+//! packet carries a scramble (never the cleartext token), and the token itself is sent in
+//! answer to the server's switch to `mysql_clear_password`, over the verified TLS session. No
+//! socket shortcut either (`prefer_socket(false)`: mysql_async does not encrypt Unix sockets).
+//!
+//! | `sslMode` | checks |
+//! |---|---|
+//! | `VERIFY_IDENTITY` (default) | chain and host name |
+//! | `VERIFY_CA` | chain only (`with_danger_skip_domain_validation`) |
+//! | `REQUIRED` | nothing (`with_danger_accept_invalid_certs`): encrypted, but anyone on the path can pose as the server; a warning is logged when such a connector is built |
+//!
+//! The trusted CAs (see [`crate::tls`]) are loaded by the connector, every certificate of every
+//! bundle, and handed to mysql_async as DER; the system trust store is kept unless turned off.
+//! With `iamHost`, the dialled address is the URL's host and the name verified (and signed) is
+//! the `iamHost`.
+//!
+//! # Timeouts
+//!
+//! `connectTimeout` (milliseconds, as MySQL Connector/J reads it) limits each host's
+//! connection and login.
+//!
+//! # Never log the options
+//!
+//! The `Debug` of mysql_async's [`Opts`] prints the password, that is the token: the
+//! connector never logs them, and neither should callers of [`MySqlConnector::opts`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts};
+
+use crate::connect::builder::{load_bundle, shared_setters, tokens_or_default};
+use crate::connect::login::{self, Outcome};
+use crate::connect::{ConnectError, Settings, Target};
+use crate::jdbc::{Engine, JdbcUrl};
+use crate::provider::TokenProvider;
+use crate::tls::CaBundle;
+use crate::tls::probe::Protocol;
+use crate::tls_mode::TlsMode;
+use crate::token::AuthToken;
+
+/// MySQL's "access denied" error (`ER_ACCESS_DENIED_ERROR`).
+const ACCESS_DENIED: u16 = 1045;
+/// SQLSTATE "invalid authorization specification".
+const INVALID_AUTHORIZATION: &str = "28000";
+
+/// A reusable MySQL / MariaDB IAM connector. Cheap to clone.
+#[derive(Clone)]
+pub struct MySqlConnector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    targets: Vec<Target>,
+    /// Per target: everything but the password. Cloning keeps mysql_async's cached TLS
+    /// connector.
+    opts: Vec<Opts>,
+    tokens: TokenProvider,
+    mode: TlsMode,
+    trusted: String,
+    timeout: Option<Duration>,
+}
+
+impl MySqlConnector {
+    /// A builder with the settings of `url` (`jdbc:aws-wrapper:mysql:`,
+    /// `jdbc:aws-wrapper:mariadb:`, or the plain forms): hosts, database, user, `iamHost`,
+    /// `iamDefaultPort`, `iamRegion`, `sslMode` and the CA file (`sslCa` or `serverSslCert`),
+    /// `connectTimeout`.
+    ///
+    /// ```
+    /// use rds_iam::jdbc::JdbcUrl;
+    /// use rds_iam::mysql::MySqlConnector;
+    ///
+    /// let url = JdbcUrl::parse("jdbc:aws-wrapper:mysql://db/app?wrapperPlugins=iam&sslMode=DISABLED")?;
+    /// let err = MySqlConnector::from_url(&url).unwrap_err();
+    /// assert!(err.to_string().contains("bearer secret"));
+    /// # Ok::<(), rds_iam::jdbc::JdbcUrlError>(())
+    /// ```
+    pub fn from_url(url: &JdbcUrl) -> Result<MySqlConnectorBuilder, ConnectError> {
+        Ok(MySqlConnectorBuilder {
+            settings: Settings::from_url(url, "MySqlConnector", &[Engine::Mysql, Engine::Mariadb])?,
+            engine: url.engine(),
+            tokens: None,
+        })
+    }
+
+    /// A builder for `host:port` (no URL), with `VERIFY_IDENTITY` and the system trust store.
+    ///
+    /// ```no_run
+    /// use rds_iam::mysql::MySqlConnector;
+    /// use rds_iam::tls::CaSource;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let connector = MySqlConnector::builder("db.abc123.eu-west-1.rds.amazonaws.com", 3306)
+    ///     .user("iam_user")
+    ///     .database("app")
+    ///     .ca(CaSource::file("/etc/ssl/certs/rds-global-bundle.pem"))
+    ///     .build()
+    ///     .await?;
+    /// # let _ = connector; Ok(()) }
+    /// ```
+    pub fn builder(host: impl Into<String>, port: u16) -> MySqlConnectorBuilder {
+        MySqlConnectorBuilder {
+            settings: Settings::new(host.into(), port),
+            engine: Engine::Mysql,
+            tokens: None,
+        }
+    }
+
+    /// Connect and log in with an IAM token (hosts in order; a rejected cached token is
+    /// retried once with a fresh one).
+    pub async fn connect(&self) -> Result<Conn, ConnectError> {
+        let inner = &*self.inner;
+        login::each_target(&inner.targets, |target| async move {
+            let index = inner
+                .targets
+                .iter()
+                .position(|t| std::ptr::eq(t, target))
+                .expect("a target of this connector");
+            login::login(&inner.tokens, target, Engine::Mysql, |token| {
+                inner.attempt(index, token)
+            })
+            .await
+        })
+        .await
+    }
+
+    /// For callers who build their own pool or connection: the options of the first host with
+    /// a valid token as the password. TLS, the cleartext plugin and `prefer_socket(false)` are
+    /// set as for [`MySqlConnector::connect`].
+    ///
+    /// The token is valid for 15 minutes, and a [`mysql_async::Pool`] reuses its options for
+    /// every connection it opens: give a pool options whose token outlives the pool's
+    /// connections' opening, or ask again. Never log these options: their `Debug` prints the
+    /// password.
+    pub async fn opts(&self) -> Result<Opts, ConnectError> {
+        let target = &self.inner.targets[0];
+        let token = login::token_for(&self.inner.tokens, target).await?;
+        Ok(self.inner.with_token(0, &token))
+    }
+
+    /// The token provider.
+    pub fn token_provider(&self) -> &TokenProvider {
+        &self.inner.tokens
+    }
+
+    /// The hosts tried, in order, with what each is verified and signed as.
+    pub fn targets(&self) -> &[Target] {
+        &self.inner.targets
+    }
+
+    /// How server certificates are checked.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.inner.mode
+    }
+}
+
+impl fmt::Debug for MySqlConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the Opts: their Debug would print a password if one were set.
+        f.debug_struct("MySqlConnector")
+            .field("targets", &self.inner.targets)
+            .field("tls_mode", &self.inner.mode)
+            .field("trusted", &self.inner.trusted)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn with_token(&self, index: usize, token: &AuthToken) -> Opts {
+        OptsBuilder::from_opts(self.opts[index].clone())
+            .pass(Some(token.expose()))
+            .into()
+    }
+
+    async fn attempt(&self, index: usize, token: AuthToken) -> Outcome<Conn> {
+        let target = &self.targets[index];
+        let connecting = Conn::new(self.with_token(index, &token));
+        drop(token);
+        let result = match self.timeout {
+            Some(limit) => match tokio::time::timeout(limit, connecting).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Outcome::Failed(ConnectError::Timeout {
+                        server: target.to_string(),
+                        after: limit,
+                    });
+                }
+            },
+            None => connecting.await,
+        };
+        match result {
+            Ok(conn) => Outcome::Connected(conn),
+            Err(e) => self.outcome_of(target, e).await,
+        }
+    }
+
+    async fn outcome_of(&self, target: &Target, e: mysql_async::Error) -> Outcome<Conn> {
+        let server = target.to_string();
+        let failure = match &e {
+            mysql_async::Error::Server(s)
+                if s.code == ACCESS_DENIED || s.state == INVALID_AUTHORIZATION =>
+            {
+                return Outcome::Rejected(Box::new(e));
+            }
+            mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer) => {
+                ConnectError::TlsRefused {
+                    server,
+                    source: Box::new(e),
+                }
+            }
+            mysql_async::Error::Io(IoError::Tls(_)) => {
+                login::tls_failure(target, Protocol::MySql, &self.trusted, Box::new(e)).await
+            }
+            mysql_async::Error::Io(IoError::Io(_)) => ConnectError::Unreachable {
+                server,
+                source: Box::new(e),
+            },
+            _ => ConnectError::Server {
+                server,
+                source: Box::new(e),
+            },
+        };
+        Outcome::Failed(failure)
+    }
+}
+
+/// Builds a [`MySqlConnector`]: from [`MySqlConnector::from_url`] or
+/// [`MySqlConnector::builder`].
+#[derive(Debug)]
+pub struct MySqlConnectorBuilder {
+    settings: Settings,
+    engine: Engine,
+    tokens: Option<TokenProvider>,
+}
+
+impl MySqlConnectorBuilder {
+    shared_setters!();
+
+    /// Load the CAs and, when no token provider was given, set up one over the default AWS
+    /// credentials chain.
+    pub async fn build(self) -> Result<MySqlConnector, ConnectError> {
+        let targets = self.settings.targets()?;
+        let bundle = load_bundle(&self.settings).await?;
+        let tokens = tokens_or_default(self.tokens).await?;
+        let opts = targets
+            .iter()
+            .map(|target| base_opts(target, &self.settings, &bundle))
+            .collect();
+        tracing::debug!(
+            target: "rds_iam::mysql",
+            engine = %self.engine,
+            hosts = targets.len(),
+            tls_mode = %self.settings.mode,
+            trusted = %bundle,
+            "MySQL IAM connector ready"
+        );
+        Ok(MySqlConnector {
+            inner: Arc::new(Inner {
+                targets,
+                opts,
+                tokens,
+                mode: self.settings.mode,
+                trusted: bundle.to_string(),
+                timeout: self.settings.connect_timeout,
+            }),
+        })
+    }
+}
+
+/// The TLS options for `mode` with the CAs of `bundle`, verifying `tls_name`.
+pub(crate) fn ssl_opts(mode: TlsMode, bundle: &CaBundle, tls_name: Option<&str>) -> SslOpts {
+    // mysql_async's `PathOrBuf` is not exported; DER bytes convert into it.
+    let roots = bundle
+        .certificates_der()
+        .map(|der| der.to_vec().into())
+        .collect();
+    let mut ssl = SslOpts::default()
+        .with_root_certs(roots)
+        .with_disable_built_in_roots(!bundle.system_roots())
+        .with_danger_skip_domain_validation(!mode.verifies_host_name())
+        .with_danger_accept_invalid_certs(!mode.verifies_chain());
+    if let Some(name) = tls_name {
+        ssl = ssl.with_danger_tls_hostname_override(Some(name.to_owned()));
+    }
+    ssl
+}
+
+/// Everything but the password, for one target.
+fn base_opts(target: &Target, settings: &Settings, bundle: &CaBundle) -> Opts {
+    let tls_name = (target.tls_name != target.dial.host).then_some(target.tls_name.as_str());
+    OptsBuilder::default()
+        .ip_or_hostname(target.dial.host.clone())
+        .tcp_port(target.dial.port)
+        .user(Some(target.token.user.clone()))
+        .db_name(settings.database.clone())
+        .ssl_opts(ssl_opts(settings.mode, bundle, tls_name))
+        // Only ever with TLS (the line above): RDS asks for the token in cleartext.
+        .enable_cleartext_plugin(true)
+        // mysql_async does not encrypt Unix sockets: never switch to one.
+        .prefer_socket(false)
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::TrustConfig;
+
+    #[test]
+    fn modes_map_to_ssl_opts() {
+        let bundle = CaBundle::load(&TrustConfig::new().with_system_roots(false)).unwrap();
+        let full = ssl_opts(TlsMode::VerifyFull, &bundle, None);
+        assert!(!full.skip_domain_validation() && !full.accept_invalid_certs());
+        assert!(full.disable_built_in_roots());
+        let ca = ssl_opts(TlsMode::VerifyCa, &bundle, Some("db.example.com"));
+        assert!(ca.skip_domain_validation() && !ca.accept_invalid_certs());
+        assert_eq!(ca.tls_hostname_override(), Some("db.example.com"));
+        let require = ssl_opts(TlsMode::Require, &bundle, None);
+        assert!(require.skip_domain_validation() && require.accept_invalid_certs());
+    }
+
+    #[tokio::test]
+    async fn opts_always_pair_cleartext_with_tls_and_never_a_socket() {
+        let url = JdbcUrl::parse(
+            "jdbc:aws-wrapper:mysql://127.0.0.1:13306/app?wrapperPlugins=iam&user=u\
+             &iamHost=db.abc123.us-east-1.rds.amazonaws.com&iamDefaultPort=3306",
+        )
+        .unwrap();
+        let settings = Settings::from_url(&url, "MySqlConnector", &[Engine::Mysql]).unwrap();
+        let target = &settings.targets().unwrap()[0];
+        let bundle = CaBundle::load(&settings.trust).unwrap();
+        let opts = base_opts(target, &settings, &bundle);
+        assert!(opts.enable_cleartext_plugin());
+        assert!(opts.ssl_opts().is_some());
+        assert!(!opts.prefer_socket());
+        assert_eq!(opts.ip_or_hostname(), "127.0.0.1");
+        assert_eq!(opts.tcp_port(), 13306);
+        assert_eq!(
+            opts.ssl_opts().unwrap().tls_hostname_override(),
+            Some("db.abc123.us-east-1.rds.amazonaws.com")
+        );
+        assert_eq!(opts.pass(), None);
+        assert_eq!(opts.db_name(), Some("app"));
+    }
+}
