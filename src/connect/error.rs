@@ -329,7 +329,9 @@ fn rejected(error: &ConnectError) -> String {
     );
     for (i, cause) in causes.iter().enumerate() {
         message.push_str(&format!(" ({}) {cause}", i + 1));
-        message.push(if i + 1 == causes.len() { '.' } else { ';' });
+        if i + 1 < causes.len() {
+            message.push(';');
+        }
     }
     message
 }

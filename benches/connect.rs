@@ -1,0 +1,118 @@
+//! Time to a ready PostgreSQL connection: the rds-iam connector (cached token, TLS connector
+//! built once) against plain tokio-postgres with a static password over the same TLS, to the
+//! same throw-away local server, in one run.
+//!
+//! The server is the tests' shared one (`tests/it/support`): TLS with a certificate from a
+//! run-time test CA, and `password` authentication for the role (the server asks for a
+//! cleartext password, as RDS does). The role's password is the token the connector presents
+//! (tokens are deterministic for a fixed clock and credentials), so both sides do the same
+//! work on the server.
+//!
+//! ```sh
+//! cargo bench --bench connect
+//! ```
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use criterion::{Criterion, criterion_group, criterion_main};
+use postgres_native_tls::MakeTlsConnector;
+use rds_iam::clock::{Clock, ManualClock};
+use rds_iam::credentials::CredentialsConfig;
+use rds_iam::postgres::PgConnector;
+use rds_iam::provider::TokenProvider;
+use rds_iam::tls::CaSource;
+use rds_iam::token::{RdsTokenParams, sign_rds_token};
+use tokio::runtime::Runtime;
+use tokio_postgres::config::SslMode;
+
+#[allow(dead_code, unused_imports)] // reason: the tests' support code, used in part here
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use support::postgres::{self, RoleAuth};
+
+const USER: &str = "bench_iam_user";
+const HOST: &str = "localhost";
+const REGION: &str = "us-east-1";
+
+fn connect(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let pg = postgres::shared();
+    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_735_689_600));
+    let credentials = Credentials::new("AKIDBENCH", "bench/secret", None, None, "bench");
+    let token = sign_rds_token(
+        &RdsTokenParams::new(HOST, pg.port(), USER, REGION),
+        &credentials,
+        clock.now(),
+    )
+    .unwrap();
+    let ca_pem = postgres::shared_ca().ca_pem();
+
+    let (connector, plain, plain_tls) = runtime.block_on(async {
+        pg.create_role(USER, RoleAuth::Password(token.expose()))
+            .await;
+        let provider = TokenProvider::builder(
+            CredentialsConfig::static_credentials(credentials)
+                .build()
+                .await
+                .unwrap(),
+        )
+        .clock(clock.clone())
+        .build();
+        let connector = PgConnector::builder(HOST, pg.port())
+            .user(USER)
+            .region(REGION)
+            .database("postgres")
+            .ca(CaSource::pem(ca_pem.clone()))
+            .system_roots(false)
+            .token_provider(provider)
+            .build()
+            .await
+            .unwrap();
+
+        // Plain tokio-postgres: the same TLS checks (verify-full, same CA), a static password.
+        let mut plain = tokio_postgres::Config::new();
+        plain
+            .host(HOST)
+            .port(pg.port())
+            .user(USER)
+            .password(token.expose())
+            .dbname("postgres")
+            .ssl_mode(SslMode::Require);
+        let tls = MakeTlsConnector::new(
+            native_tls::TlsConnector::builder()
+                .add_root_certificate(native_tls::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+                .disable_built_in_roots(true)
+                .min_protocol_version(Some(native_tls::Protocol::Tlsv12))
+                .build()
+                .unwrap(),
+        );
+        (connector, plain, tls)
+    });
+
+    let mut group = c.benchmark_group("connect_postgres_tls");
+    group
+        .sample_size(60)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("rds_iam_cached_token", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let (client, connection) = connector.connect().await.unwrap();
+            let connection = tokio::spawn(connection);
+            drop(client);
+            connection.await.unwrap().unwrap();
+        })
+    });
+    group.bench_function("tokio_postgres_static_password", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let (client, connection) = plain.connect(plain_tls.clone()).await.unwrap();
+            let connection = tokio::spawn(connection);
+            drop(client);
+            connection.await.unwrap().unwrap();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, connect);
+criterion_main!(benches);
