@@ -47,6 +47,15 @@
 //!
 //! All of these are pure: no I/O, no environment reads.
 //!
+//! Connecting (features `postgres` / `mysql`):
+//!
+//! | module | what it does |
+//! |---|---|
+//! | `postgres` | `PgConnector`: IAM login with tokio-postgres, TLS always on |
+//! | `mysql` | `MySqlConnector`: IAM login with mysql_async (MySQL, MariaDB), TLS always on |
+//! | `tls` | trusted CAs (URL file, PEM, build-task mount, system store), whole-bundle loading |
+//! | `connect` | what both connectors share: targets, the retry on a rejected cached token, `ConnectError` |
+//!
 //! # Cargo features
 //!
 //! | feature | default | what it adds |
