@@ -5,9 +5,9 @@ use crate::tls::{CaBundle, tls_connector};
 
 use super::{ConnectError, Settings};
 
-#[cfg(feature = "postgres")]
 /// Load the CA bundle and build the native-tls connector, off the async threads (reading the
 /// system trust store takes about 100 ms). Done once per connector.
+#[cfg(feature = "postgres")]
 pub(crate) async fn tls_setup(
     settings: &Settings,
 ) -> Result<(CaBundle, native_tls::TlsConnector), ConnectError> {

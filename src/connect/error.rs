@@ -361,6 +361,12 @@ mod tests {
     }
 
     #[test]
+    fn errors_can_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<ConnectError>();
+    }
+
+    #[test]
     fn a_rejection_lists_the_likely_causes() {
         let text = rejection(Engine::Postgresql, true).to_string();
         assert!(

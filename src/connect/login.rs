@@ -27,18 +27,18 @@ pub(crate) enum Outcome<T> {
     Failed(ConnectError),
 }
 
-/// Try `targets` in order with `connect`; the first success wins.
+/// Try `targets` in order with `connect` (given each target's index); the first success wins.
 pub(crate) async fn each_target<'t, T, F, Fut>(
     targets: &'t [Target],
     mut connect: F,
 ) -> Result<T, ConnectError>
 where
-    F: FnMut(&'t Target) -> Fut,
+    F: FnMut(usize, &'t Target) -> Fut,
     Fut: Future<Output = Result<T, ConnectError>>,
 {
     let mut errors = Vec::new();
-    for target in targets {
-        match connect(target).await {
+    for (index, target) in targets.iter().enumerate() {
+        match connect(index, target).await {
             Ok(connected) => return Ok(connected),
             Err(e) if !e.next_host_may_help() => return Err(e),
             Err(e) => {

@@ -142,12 +142,7 @@ impl MySqlConnector {
     /// retried once with a fresh one).
     pub async fn connect(&self) -> Result<Conn, ConnectError> {
         let inner = &*self.inner;
-        login::each_target(&inner.targets, |target| async move {
-            let index = inner
-                .targets
-                .iter()
-                .position(|t| std::ptr::eq(t, target))
-                .expect("a target of this connector");
+        login::each_target(&inner.targets, |index, target| async move {
             login::login(&inner.tokens, target, Engine::Mysql, |token| {
                 inner.attempt(index, token)
             })
@@ -338,6 +333,17 @@ fn base_opts(target: &Target, settings: &Settings, bundle: &CaBundle) -> Opts {
 mod tests {
     use super::*;
     use crate::tls::TrustConfig;
+
+    /// Compiles only if the connector can be shared and its futures spawned.
+    #[allow(dead_code)] // reason: a compile-time check
+    fn spawnable(connector: &MySqlConnector) -> impl Send + '_ {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        send_sync(connector);
+        async move {
+            let _ = connector.connect().await;
+            let _ = connector.opts().await;
+        }
+    }
 
     #[test]
     fn modes_map_to_ssl_opts() {

@@ -155,7 +155,7 @@ impl PgConnector {
     /// connection future.
     pub async fn connect(&self) -> Result<(Client, PgConnection), ConnectError> {
         let inner = &*self.inner;
-        login::each_target(&inner.targets, |target| async move {
+        login::each_target(&inner.targets, |_, target| async move {
             login::login(&inner.tokens, target, Engine::Postgresql, |token| {
                 inner.attempt(target, token)
             })
@@ -405,5 +405,40 @@ impl PgConnectorBuilder {
                 login_timeout,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles only if the connector can be shared and its futures spawned.
+    #[allow(dead_code)] // reason: a compile-time check
+    fn spawnable(connector: &PgConnector) -> impl Send + '_ {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        send_sync(connector);
+        async move {
+            let _ = connector.connect().await;
+            let _ = connector.config().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn build_fails_early_with_the_fix() {
+        let err = PgConnector::builder("localhost", 5432)
+            .region("us-east-1")
+            .build()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("add user=NAME"), "{err}");
+        let err = PgConnector::builder("localhost", 5432)
+            .user("u")
+            .region("us-east-1")
+            .ca(crate::tls::CaSource::file("/nonexistent/rds-ca.pem"))
+            .build()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConnectError::Ca(_)), "{err:?}");
+        assert!(err.to_string().contains("/nonexistent/rds-ca.pem"), "{err}");
     }
 }

@@ -31,6 +31,7 @@ use rds_iam::tls_mode::TlsMode;
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
 
 use crate::support::ca::TestCa;
+use crate::support::logs::LogCapture;
 use crate::support::postgres::{self, HbaMethod, PgOptions, PgServer, RoleAuth};
 
 const ENDPOINT_HOST: &str = "mydb.cluster-abc123.us-east-1.rds.amazonaws.com";
@@ -637,6 +638,8 @@ async fn a_cached_token_the_server_rejects_is_retried_exactly_once() {
     let provider_clock = ManualClock::new(t0());
     let tokens = provider(&provider_clock).await;
     let connector = e.connector(user, tokens.clone()).await;
+    let capture = LogCapture::default();
+    let _guard = capture.install();
     let (_client, connection) = connector.connect().await.unwrap();
     tokio::spawn(connection);
     assert_eq!(tokens.stats().minted, 1);
@@ -661,6 +664,18 @@ async fn a_cached_token_the_server_rejects_is_retried_exactly_once() {
             LoginOutcome::Accepted
         ]
     );
+
+    // The retry is logged; no token, nor its signature, is.
+    let logs = capture.text();
+    assert!(
+        logs.contains("the server rejected a cached IAM token: minting a fresh one and retrying once"),
+        "{logs}"
+    );
+    let token = tokens.token(&connector.targets()[0].token).await.unwrap();
+    let token = token.token().expose();
+    let signature = token.rsplit_once("X-Amz-Signature=").unwrap().1;
+    assert!(!logs.contains(signature), "{logs}");
+    assert!(!logs.contains(token));
 }
 
 #[tokio::test]
