@@ -13,3 +13,6 @@ mod live_postgres;
 
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod emulator_postgres;
+
+#[cfg(all(feature = "emulator", feature = "mysql"))]
+mod emulator_mysql;
