@@ -8,6 +8,8 @@ mod support;
 mod token_redaction;
 mod token_vectors;
 
+#[cfg(feature = "mysql")]
+mod live_mariadb;
 #[cfg(feature = "postgres")]
 mod live_postgres;
 
