@@ -12,9 +12,9 @@
 //! - A client that sends its `HandshakeResponse` without an `SslRequest` first is
 //!   refused at once with `ERROR 1045 (28000): Access denied for user
 //!   '<user>'@'<client address>' (using password: YES|NO)`: never asked for the
-//!   token. (An IAM user on RDS gets the same error without TLS; the emulator
-//!   chooses 1045 over MySQL's 3159 "insecure transport", which only
-//!   `require_secure_transport` gives.) If that response carried a
+//!   token. (1045 rather than MySQL 8's 3159 "insecure transport": an IAM login
+//!   refused is an access denied, and MariaDB itself answers 1045 to a plaintext
+//!   login under `require_secure_transport`.) If that response carried a
 //!   `mysql_clear_password` password anyway, or the client sends another packet
 //!   after the refusal, it is counted as a plaintext password.
 //! - Over TLS the client's first authentication answer is not used: it gets an

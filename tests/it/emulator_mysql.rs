@@ -175,7 +175,9 @@ impl Harness {
             .arg(format!("--user={user}"))
             // MariaDB's client always has `mysql_clear_password` (it calls
             // `--enable-cleartext-plugin` obsolete); Oracle's `mysql` needs that flag.
-            .args(["--batch", "--skip-column-names"]);
+            .args(["--batch", "--skip-column-names"])
+            // Not the utf8mb4 that mysql_common would pick, so a test can see it pass.
+            .arg("--default-character-set=latin1");
         if tls {
             command
                 .arg(format!(
@@ -320,7 +322,8 @@ async fn mariadb_client_logs_in_with_a_token_and_verified_tls() {
             user,
             &token(&Claim::for_user(user)),
             true,
-            "SELECT CURRENT_USER(), @@port, body FROM emu_my_cli_db.notes",
+            "SELECT CURRENT_USER(), @@port, body, @@collation_connection \
+             FROM emu_my_cli_db.notes",
         )
         .await;
     assert!(
@@ -328,9 +331,14 @@ async fn mariadb_client_logs_in_with_a_token_and_verified_tls() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The client's own character set (latin1, see `mariadb_cli`) reaches the backend.
+    let collation = "latin1_swedish_ci";
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        format!("{user}@%\t{}\tfrom the real backend", h.db.port())
+        format!(
+            "{user}@%\t{}\tfrom the real backend\t{collation}",
+            h.db.port()
+        )
     );
     assert_eq!(h.last_outcome(), LoginOutcome::Accepted);
 

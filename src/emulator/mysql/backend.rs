@@ -34,7 +34,7 @@ pub(crate) struct Backend {
 /// What the backend said first.
 pub(crate) enum Greeting {
     /// A handshake: go on.
-    Ready(Backend),
+    Ready(Box<Backend>),
     /// An ERR packet (too many connections, host blocked...): for the client, as is.
     Refused(Vec<u8>),
 }
@@ -114,7 +114,7 @@ pub(crate) async fn connect(addr: SocketAddr) -> Result<Greeting, BackendLoginEr
             "the backend does not speak protocol 10 with 4.1 authentication and plugins",
         ));
     }
-    Ok(Greeting::Ready(Backend { conn, greeting }))
+    Ok(Greeting::Ready(Box::new(Backend { conn, greeting })))
 }
 
 /// Log in to the greeted backend. `Ok` carries the backend's OK packet payload.
