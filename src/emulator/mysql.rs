@@ -81,11 +81,7 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> st
             tracing::warn!(target: "rds_iam::emulator", %peer, detail = %error.detail, "backend not available");
             let message = "the emulator could not reach its backend database";
             return client
-                .write(&wire::err_packet(
-                    HANDSHAKE_ERROR,
-                    COMMUNICATION_ERROR,
-                    message,
-                ))
+                .write(&wire::err_packet_before_handshake(HANDSHAKE_ERROR, message))
                 .await;
         }
     };
@@ -323,5 +319,78 @@ where
             });
             client.write(&err).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mysql_common::constants::StatusFlags;
+    use mysql_common::proto::MySerialize;
+
+    fn backend_greeting() -> HandshakePacket<'static> {
+        HandshakePacket::new(
+            10,
+            b"5.5.5-10.11.19-MariaDB".to_vec(),
+            42,
+            *b"12345678",
+            Some(b"9abcdefghijk\0".to_vec()),
+            CapabilityFlags::CLIENT_PROTOCOL_41
+                | CapabilityFlags::CLIENT_SECURE_CONNECTION
+                | CapabilityFlags::CLIENT_PLUGIN_AUTH
+                | CapabilityFlags::CLIENT_COMPRESS
+                | CapabilityFlags::CLIENT_CONNECT_ATTRS
+                | CapabilityFlags::CLIENT_SSL_VERIFY_SERVER_CERT,
+            45,
+            StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+            Some(b"mysql_native_password".to_vec()),
+        )
+        .with_mariadb_ext_capabilities(MariadbCapabilities::MARIADB_CLIENT_PROGRESS)
+    }
+
+    #[test]
+    fn client_greeting_is_the_backends_with_tls_and_without_compression() {
+        let backend = backend_greeting();
+        let offered = offered_capabilities(&backend);
+        assert!(
+            offered.contains(CapabilityFlags::CLIENT_SSL | CapabilityFlags::CLIENT_CONNECT_ATTRS)
+        );
+        assert!(!offered.intersects(
+            CapabilityFlags::CLIENT_COMPRESS | CapabilityFlags::CLIENT_SSL_VERIFY_SERVER_CERT
+        ));
+        let mut bytes = Vec::new();
+        greeting_for_client(&backend, offered).serialize(&mut bytes);
+        let parsed = wire::parse::<HandshakePacket<'_>>(&bytes, ()).unwrap();
+        assert_eq!(parsed.server_version_ref(), backend.server_version_ref());
+        assert_eq!(parsed.connection_id(), 42);
+        assert_eq!(parsed.capabilities(), offered);
+        assert_eq!(parsed.default_collation(), 45);
+        assert_eq!(parsed.status_flags(), StatusFlags::SERVER_STATUS_AUTOCOMMIT);
+        assert_eq!(
+            parsed.mariadb_ext_capabilities(),
+            MariadbCapabilities::MARIADB_CLIENT_PROGRESS
+        );
+        assert_eq!(parsed.auth_plugin(), Some(AuthPlugin::MysqlNativePassword));
+        // The emulator's own scramble, not the backend's.
+        assert_eq!(parsed.nonce().len(), 20);
+        assert_ne!(parsed.nonce(), backend.nonce());
+    }
+
+    #[test]
+    fn access_denied_reads_like_mysql() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let payload = access_denied("jane_doe", peer, true);
+        assert_eq!(
+            wire::err_code(&payload, CapabilityFlags::CLIENT_PROTOCOL_41),
+            Some((1045, "28000".to_owned()))
+        );
+        assert!(
+            String::from_utf8_lossy(&payload)
+                .ends_with("Access denied for user 'jane_doe'@'127.0.0.1' (using password: YES)")
+        );
+        assert!(
+            String::from_utf8_lossy(&access_denied("u", peer, false))
+                .ends_with("(using password: NO)")
+        );
     }
 }

@@ -772,6 +772,28 @@ async fn a_password_sent_in_plaintext_anyway_is_counted() {
 }
 
 #[tokio::test]
+async fn unreachable_backend_is_a_clear_error() {
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = closed.local_addr().unwrap();
+    drop(closed);
+    let h = harness_with(|b| b.backend(backend)).await;
+    let user = "emu_my_nobackend";
+    let err = h
+        .connect(user, &token(&Claim::for_user(user)))
+        .await
+        .unwrap_err();
+    let e = server_error(&err);
+    // Sent before the client's handshake response, so without a SQLSTATE (as servers do).
+    assert_eq!((e.code, e.state.as_str()), (1043, "HY000"));
+    assert_eq!(
+        e.message,
+        "the emulator could not reach its backend database"
+    );
+    assert_eq!(h.emulator.plaintext_passwords_received(), 0);
+}
+
+#[tokio::test]
 async fn emulator_stops_when_dropped() {
     let h = harness().await;
     let addr: SocketAddr = h.emulator.local_addr();

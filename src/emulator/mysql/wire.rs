@@ -131,13 +131,20 @@ pub(crate) fn is_ssl_request(payload: &[u8]) -> bool {
         && client_capabilities(payload).is_some_and(|c| c.contains(CapabilityFlags::CLIENT_SSL))
 }
 
-/// An ERR packet payload (protocol 4.1: with the SQLSTATE).
+/// An ERR packet payload, protocol 4.1 style with the SQLSTATE.
 pub(crate) fn err_packet(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
-    let packet = ErrPacket::Error(ServerError::new(
-        code,
-        Some(SqlState::new(*state)),
-        message.as_bytes(),
-    ));
+    err_payload(code, Some(SqlState::new(*state)), message)
+}
+
+/// An ERR packet payload for a client that has not said yet whether it speaks
+/// protocol 4.1 (before its handshake response): without the SQLSTATE, as servers
+/// send it then.
+pub(crate) fn err_packet_before_handshake(code: u16, message: &str) -> Vec<u8> {
+    err_payload(code, None, message)
+}
+
+fn err_payload(code: u16, state: Option<SqlState>, message: &str) -> Vec<u8> {
+    let packet = ErrPacket::Error(ServerError::new(code, state, message.as_bytes()));
     let mut payload = Vec::new();
     packet.serialize(&mut payload);
     payload
