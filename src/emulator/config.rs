@@ -192,8 +192,10 @@ impl EmulatorConfigBuilder {
         self
     }
 
-    /// The password for the backend login, if the backend asks for one (cleartext,
-    /// MD5 or SCRAM-SHA-256). Without it only backends that trust the emulator work.
+    /// The password for the backend login, if the backend asks for one (PostgreSQL:
+    /// cleartext, MD5 or SCRAM-SHA-256; MySQL: `mysql_native_password`,
+    /// `mysql_clear_password` or the fast path of `caching_sha2_password`). Without
+    /// it only backends that trust the emulator (or users without a password) work.
     pub fn backend_password(mut self, password: Password) -> Self {
         self.backend_password = Some(password);
         self

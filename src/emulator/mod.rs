@@ -8,7 +8,7 @@
 //! client talks to a real database afterwards. A refused login gets the error RDS
 //! gives, and the reason is recorded for tests ([`RunningEmulator::logins`]).
 //!
-//! Engines: PostgreSQL ([`Engine::Postgres`]). MySQL is declared but not served yet.
+//! Engines: PostgreSQL ([`Engine::Postgres`]) and MySQL/MariaDB ([`Engine::Mysql`]).
 //!
 //! Needs the cargo feature `emulator`.
 //!
@@ -39,6 +39,7 @@
 //! (peer, user, endpoint, decision and reason; never the token).
 
 mod config;
+mod mysql;
 mod postgres;
 mod tls;
 mod verify;
@@ -101,9 +102,6 @@ pub enum EmulatorError {
         /// The cause.
         source: io::Error,
     },
-    /// The engine's wire protocol is not served yet.
-    #[error("the emulator does not serve the {0} protocol yet: use Engine::Postgres")]
-    EngineNotSupported(Engine),
 }
 
 /// The entry point: [`Emulator::start`].
@@ -115,10 +113,6 @@ impl Emulator {
     /// runtime. The emulator stops when the returned handle is dropped (or when the
     /// runtime shuts down).
     pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
-        match config.engine {
-            Engine::Postgres => {}
-            Engine::Mysql => return Err(EmulatorError::EngineNotSupported(config.engine)),
-        }
         let server_tls = tls::server_tls(&config.tls, &config.endpoint_host)?;
         let listener =
             TcpListener::bind(config.listen)
@@ -348,8 +342,7 @@ impl Shared {
 async fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     match shared.config.engine {
         Engine::Postgres => postgres::serve(stream, peer, shared).await,
-        // `Emulator::start` refuses engines without a front end.
-        Engine::Mysql => {}
+        Engine::Mysql => mysql::serve(stream, peer, shared).await,
     }
 }
 

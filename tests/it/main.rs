@@ -10,6 +10,8 @@ mod support;
 mod token_redaction;
 mod token_vectors;
 
+#[cfg(feature = "mysql")]
+mod live_mariadb;
 #[cfg(feature = "postgres")]
 mod live_postgres;
 
@@ -18,3 +20,5 @@ mod emulator_postgres;
 
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod connect_postgres;
+#[cfg(all(feature = "emulator", feature = "mysql"))]
+mod emulator_mysql;

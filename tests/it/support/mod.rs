@@ -5,5 +5,8 @@
 
 pub mod ca;
 pub mod logs;
+#[cfg(feature = "mysql")]
+pub mod mariadb;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod server;

@@ -5,10 +5,9 @@
 //! service), with the unix socket in that directory. As root it runs both as the
 //! `postgres` user (PostgreSQL refuses to run as root).
 //!
-//! Shutdown: the server runs under a small bash "guardian" whose stdin is a pipe from
-//! this process. When the pipe closes (the `PgServer` is dropped, or the test binary
-//! exits, even by a signal) the guardian stops PostgreSQL (fast shutdown) and removes
-//! the directory. So the per-binary [`shared`] server, which is never dropped, is
+//! Shutdown: the server runs under the guardian of [`super::server`]: when the
+//! `PgServer` is dropped, or the test binary exits (even by a signal), it stops
+//! PostgreSQL (fast shutdown) and removes the directory. So the per-binary [`shared`] server, which is never dropped, is
 //! still cleaned up.
 //!
 //! [`shared`] is one server per test binary, started on first use (about a second):
@@ -21,18 +20,22 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::ca::{ServerCert, TestCa};
+use super::server::{
+    self, Guarded, effective_uid_is_root, free_port, fresh_dir, run, run_as, spawn_guardian,
+    system_user_ids,
+};
 
 /// The superuser `initdb` creates.
 pub const SUPERUSER: &str = "postgres";
+/// The system user that runs the server when the tests run as root.
+const SYSTEM_USER: &str = "postgres";
 /// How long a server may take to become ready before the test fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many free ports to try when another process takes ours first.
@@ -166,16 +169,7 @@ impl PgServer {
         let began = Instant::now();
         let bin = find_bin_dir()?;
         let as_root = effective_uid_is_root();
-        let parent = if as_root {
-            PathBuf::from("/tmp")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("rds-iam-pg-")
-            .tempdir_in(&parent)
-            .map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?
-            .keep();
+        let dir = fresh_dir("rds-iam-pg-")?;
         let result = Self::init_and_start(options, &bin, &dir, as_root, began);
         if result.is_err() {
             let _ = fs::remove_dir_all(&dir);
@@ -191,26 +185,18 @@ impl PgServer {
         began: Instant,
     ) -> Result<Self, String> {
         let owner = if as_root {
-            Some(postgres_user_ids()?)
+            Some(system_user_ids(SYSTEM_USER, "postgresql")?)
         } else {
             None
         };
-        let give = |path: &Path, mode: u32| -> Result<(), String> {
-            fs::set_permissions(path, fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-            if let Some((uid, gid)) = owner {
-                std::os::unix::fs::chown(path, Some(uid), Some(gid))
-                    .map_err(|e| format!("chown {}: {e}", path.display()))?;
-            }
-            Ok(())
-        };
+        let give = |path: &Path, mode: u32| server::give(path, mode, owner);
         give(dir, 0o700)?;
 
         let pwfile = dir.join("pwfile");
         fs::write(&pwfile, superuser_password()).map_err(|e| e.to_string())?;
         give(&pwfile, 0o600)?;
         let data = dir.join("data");
-        let mut initdb = as_postgres(as_root, &bin.join("initdb"));
+        let mut initdb = run_as(as_root, SYSTEM_USER, &bin.join("initdb"));
         initdb
             .arg("-D")
             .arg(&data)
@@ -244,7 +230,7 @@ impl PgServer {
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port()?;
-            let mut postgres = as_postgres(as_root, &bin.join("postgres"));
+            let mut postgres = run_as(as_root, SYSTEM_USER, &bin.join("postgres"));
             postgres
                 .arg("-D")
                 .arg(&data)
@@ -253,8 +239,14 @@ impl PgServer {
             for setting in &settings {
                 postgres.arg("-c").arg(setting);
             }
-            let (mut guardian, guardian_stdin) =
-                spawn_guardian(dir, options.also_remove.as_deref(), postgres)?;
+            let guarded = Guarded {
+                dir,
+                log_name: "postgres.log",
+                stop_signal: "INT",
+                also_remove: options.also_remove.as_deref(),
+                label: "rds-iam-pg",
+            };
+            let (mut guardian, guardian_stdin) = spawn_guardian(&guarded, &postgres)?;
             match wait_ready(&mut guardian, dir, &data) {
                 Ok(()) => {
                     let mut server = PgServer {
@@ -508,120 +500,6 @@ fn find_bin_dir() -> Result<PathBuf, String> {
         .pop()
         .map(|(_, bin)| bin)
         .ok_or_else(|| missing.to_owned())
-}
-
-fn effective_uid_is_root() -> bool {
-    // The owner of /proc/self is the process's effective uid.
-    fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
-
-/// The uid and gid of the `postgres` user (root runs the server as that user).
-fn postgres_user_ids() -> Result<(u32, u32), String> {
-    let id = |flag: &str| -> Result<u32, String> {
-        let out = Command::new("id")
-            .args([flag, "postgres"])
-            .output()
-            .map_err(|e| format!("run id: {e}"))?;
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .map_err(|_| {
-                "running as root, but there is no `postgres` user to run PostgreSQL as \
-                 (the Debian `postgresql` package creates it)"
-                    .to_owned()
-            })
-    };
-    Ok((id("-u")?, id("-g")?))
-}
-
-/// A command run as the `postgres` user when we are root (setpriv execs, so the
-/// process id is the server's own).
-fn as_postgres(as_root: bool, program: &Path) -> Command {
-    if as_root {
-        let mut command = Command::new("setpriv");
-        command
-            .args([
-                "--reuid=postgres",
-                "--regid=postgres",
-                "--init-groups",
-                "--",
-            ])
-            .arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
-}
-
-fn run(command: &mut Command, what: &str) -> Result<(), String> {
-    let output = command.output().map_err(|e| match e.kind() {
-        ErrorKind::NotFound => format!("{what}: program not found ({e})"),
-        _ => format!("{what}: {e}"),
-    })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}):\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
-
-/// Start `server` under the guardian script (see the module docs).
-fn spawn_guardian(
-    dir: &Path,
-    also_remove: Option<&Path>,
-    server: Command,
-) -> Result<(Child, ChildStdin), String> {
-    const GUARDIAN: &str = r#"
-dir=$1; also=$2; shift 2
-exec 3<&0 0</dev/null
-"$@" >>"$dir/postgres.log" 2>&1 3<&- &
-server=$!
-( read -r _ <&3; : >"$dir/.stopping"; kill -INT "$server" 2>/dev/null ) &
-watcher=$!
-exec 3<&-
-wait "$server"
-if [ ! -e "$dir/.stopping" ]; then
-    # The server stopped on its own: leave its log for the caller.
-    kill "$watcher" 2>/dev/null
-    exit 3
-fi
-rm -rf "$dir"
-if [ -n "$also" ]; then rm -rf "$also"; fi
-"#;
-    // In its own session (`setsid`), so a Ctrl-C to the tests does not kill the
-    // guardian before it has cleaned up; the pipe still tells it when to stop.
-    let mut guardian = Command::new("setsid");
-    guardian
-        .args(["--wait", "bash", "-c"])
-        .arg(GUARDIAN)
-        .arg("rds-iam-pg-guardian")
-        .arg(dir)
-        .arg(also_remove.unwrap_or(Path::new("")))
-        .arg(server.get_program())
-        .args(server.get_args())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = guardian
-        .spawn()
-        .map_err(|e| format!("start bash (needed to supervise postgres): {e}"))?;
-    let stdin = child.stdin.take().expect("piped stdin");
-    Ok((child, stdin))
-}
-
-/// A port nobody listens on right now (bind port 0, read it, let it go).
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("find a free loopback port: {e}"))
 }
 
 fn superuser_password() -> String {
