@@ -668,7 +668,9 @@ async fn a_cached_token_the_server_rejects_is_retried_exactly_once() {
     // The retry is logged; no token, nor its signature, is.
     let logs = capture.text();
     assert!(
-        logs.contains("the server rejected a cached IAM token: minting a fresh one and retrying once"),
+        logs.contains(
+            "the server rejected a cached IAM token: minting a fresh one and retrying once"
+        ),
         "{logs}"
     );
     let token = tokens.token(&connector.targets()[0].token).await.unwrap();

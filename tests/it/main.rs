@@ -22,3 +22,6 @@ mod emulator_postgres;
 mod connect_postgres;
 #[cfg(all(feature = "emulator", feature = "mysql"))]
 mod emulator_mysql;
+
+#[cfg(all(feature = "emulator", feature = "mysql"))]
+mod connect_mysql;
