@@ -26,7 +26,6 @@ use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use tokio::runtime::Runtime;
 use tokio_postgres::config::SslMode;
 
-#[allow(dead_code, unused_imports)] // reason: the tests' support code, used in part here
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 

@@ -1,7 +1,7 @@
 //! The setters both connector builders share, generated into each (their docs then name the
 //! right connector), and the one-time TLS set-up.
 
-use crate::tls::{CaBundle, tls_connector};
+use crate::tls::CaBundle;
 
 use super::{ConnectError, Settings};
 
@@ -15,7 +15,7 @@ pub(crate) async fn tls_setup(
     let mode = settings.mode;
     let work = move || -> Result<_, ConnectError> {
         let bundle = CaBundle::load(&trust)?;
-        let connector = tls_connector(&bundle, mode)?;
+        let connector = crate::tls::tls_connector(&bundle, mode)?;
         Ok((bundle, connector))
     };
     match tokio::task::spawn_blocking(work).await {

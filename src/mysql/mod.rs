@@ -44,10 +44,10 @@
 //! With `iamHost`, the dialled address is the URL's host and the name verified (and signed) is
 //! the `iamHost`.
 //!
-//! # Timeouts
+//! # Timeouts and other parameters
 //!
 //! `connectTimeout` (milliseconds, as MySQL Connector/J reads it) limits each host's
-//! connection and login.
+//! connection and login. Other URL parameters are ignored (logged at debug level).
 //!
 //! # Never log the options
 //!
@@ -268,6 +268,9 @@ impl MySqlConnectorBuilder {
     /// credentials chain.
     pub async fn build(self) -> Result<MySqlConnector, ConnectError> {
         let targets = self.settings.targets()?;
+        for (key, _) in &self.settings.params {
+            tracing::debug!(target: "rds_iam::mysql", parameter = %key, "URL parameter ignored");
+        }
         let bundle = load_bundle(&self.settings).await?;
         let tokens = tokens_or_default(self.tokens).await?;
         let opts = targets

@@ -13,6 +13,10 @@ use tokio::net::TcpStream;
 
 /// How a server is asked to start TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(all(feature = "postgres", feature = "mysql")),
+    allow(dead_code) // reason: each connector feature uses its own protocol
+)]
 pub(crate) enum Protocol {
     /// PostgreSQL: an `SSLRequest` message, answered with `S`.
     Postgres,
