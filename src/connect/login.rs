@@ -78,7 +78,8 @@ where
         server = %target,
         "the server rejected a cached IAM token: minting a fresh one and retrying once"
     );
-    tokens.invalidate(&target.token, &token);
+    let dropped = tokens.invalidate(&target.token, &token);
+    tracing::debug!(target: "rds_iam::connect", server = %target, dropped, "invalidated the rejected token");
     let (fresh, _) = get_token(tokens, target).await?;
     match attempt(fresh).await {
         Outcome::Connected(connected) => Ok(connected),
@@ -108,8 +109,7 @@ async fn get_token(
             endpoint: format!("{}:{}", target.token.host, target.token.port),
             source,
         })?;
-    let from_cache = provided.from_cache();
-    Ok((provided.into_token(), from_cache))
+    Ok((provided.token().clone(), provided.from_cache()))
 }
 
 fn rejected(target: &Target, engine: Engine, retried: bool, source: BoxError) -> ConnectError {

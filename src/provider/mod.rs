@@ -115,11 +115,6 @@ impl ProvidedToken {
         &self.token
     }
 
-    /// The token, by value.
-    pub fn into_token(self) -> AuthToken {
-        self.token
-    }
-
     /// Whether the token was signed earlier and reused (rather than minted for this call).
     pub fn from_cache(&self) -> bool {
         self.from_cache
@@ -134,7 +129,7 @@ pub struct ProviderStats {
     pub minted: u64,
     /// Tokens served from the cache.
     pub hits: u64,
-    /// Tokens invalidated by callers.
+    /// Cached tokens dropped by callers.
     pub invalidations: u64,
     /// Failed attempts to get a token.
     pub failures: u64,
@@ -205,12 +200,16 @@ impl TokenProvider {
     }
 
     /// Forget `token` for `params` (a login with it was rejected): the next call mints a new
-    /// one. A token that is no longer the cached one is left alone.
-    pub fn invalidate(&self, params: &RdsTokenParams, token: &AuthToken) {
-        self.inner.invalidations.fetch_add(1, Ordering::Relaxed);
+    /// one. A token that is no longer the cached one is left alone. Returns whether it was
+    /// dropped.
+    pub fn invalidate(&self, params: &RdsTokenParams, token: &AuthToken) -> bool {
         let mut cache = self.inner.cache();
         if cache.get(params) == Some(token) {
             cache.remove(params);
+            self.inner.invalidations.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            false
         }
     }
 

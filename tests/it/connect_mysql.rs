@@ -536,7 +536,7 @@ async fn a_cached_token_the_server_rejects_is_retried_exactly_once() {
         .await
         .unwrap();
 
-    provider_clock.advance(Duration::from_secs(10 * 60));
+    provider_clock.advance(Duration::from_secs(5 * 60));
     e.clock.advance(Duration::from_secs(16 * 60));
     let mut conn = connector.connect().await.unwrap();
     assert_eq!(current_user(&mut conn).await, format!("{user}@%"));

@@ -644,9 +644,9 @@ async fn a_cached_token_the_server_rejects_is_retried_exactly_once() {
     tokio::spawn(connection);
     assert_eq!(tokens.stats().minted, 1);
 
-    // 10 minutes on for the provider (its token is still cached), 16 for the emulator (that
-    // token has expired there; one signed now is valid).
-    provider_clock.advance(Duration::from_secs(10 * 60));
+    // 5 minutes on for the provider (its token is still cached, and not yet due for a refresh
+    // ahead), 16 for the emulator (that token has expired there; one signed now is valid).
+    provider_clock.advance(Duration::from_secs(5 * 60));
     e.clock.advance(Duration::from_secs(16 * 60));
     let (client, connection) = connector.connect().await.unwrap();
     tokio::spawn(connection);
