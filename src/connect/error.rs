@@ -167,9 +167,11 @@ pub enum ConnectError {
         #[source]
         source: BoxError,
     },
-    /// The server answered the login with another error (a missing database, too many
-    /// connections, ...).
-    #[error("{server} refused the connection after the login: see the server's message below")]
+    /// The connection failed otherwise: the server answered with another error (a missing
+    /// database, too many connections, ...) or the connection broke.
+    #[error(
+        "the connection to {server} failed: the cause is the server's or the driver's message          (a missing database, too many connections, a broken connection)"
+    )]
     Server {
         /// The server.
         server: String,

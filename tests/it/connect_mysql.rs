@@ -370,6 +370,33 @@ async fn a_rejected_token_lists_the_likely_causes_and_is_retried_once_when_cache
     assert!(source.contains("1045"), "{source}");
 }
 
+#[tokio::test]
+async fn connect_timeout_limits_a_server_that_never_answers() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let clock = ManualClock::new(t0());
+    // Milliseconds for MySQL, as Connector/J reads it.
+    let connector =
+        MySqlConnector::from_url(&my_url("127.0.0.1", port, "u", "&connectTimeout=500"))
+            .unwrap()
+            .token_provider(provider(&clock).await)
+            .build()
+            .await
+            .unwrap();
+    let err = connect_err(&connector).await;
+    assert!(
+        matches!(err, ConnectError::Timeout { after, .. } if after == Duration::from_millis(500)),
+        "{err:?}"
+    );
+    silent.abort();
+}
+
 // ---- through the emulator ---------------------------------------------------------------
 
 struct Emulated {

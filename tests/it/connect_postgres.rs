@@ -472,6 +472,38 @@ async fn an_unreachable_first_host_moves_on_to_the_next() {
     );
 }
 
+#[tokio::test]
+async fn connect_timeout_limits_a_server_that_never_answers() {
+    // A loopback listener that accepts and then says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let clock = ManualClock::new(t0());
+    let connector = PgConnector::from_url(&pg_url("127.0.0.1", port, "u", "&connectTimeout=1"))
+        .unwrap()
+        .token_provider(provider(&clock).await)
+        .build()
+        .await
+        .unwrap();
+    let err = connect_err(&connector).await;
+    assert!(
+        matches!(err, ConnectError::Timeout { after, .. } if after == Duration::from_secs(1)),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "127.0.0.1:{port} did not complete the login within 1s"
+        )),
+        "{err}"
+    );
+    silent.abort();
+}
+
 // ---- through the emulator ---------------------------------------------------------------
 
 struct Emulated {
