@@ -166,7 +166,12 @@ impl Run {
             stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
             stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
         };
-        for secret in [SECRET_ACCESS_KEY, SESSION_TOKEN, "secret-from-ecs"] {
+        for secret in [
+            SECRET_ACCESS_KEY,
+            SESSION_TOKEN,
+            "secret-from-ecs",
+            "secret-from-sts",
+        ] {
             assert!(!run.stderr.contains(secret), "a secret on stderr: {run:?}");
         }
         assert!(!run.stderr.contains("panicked"), "{run:?}");
@@ -581,4 +586,83 @@ async fn a_failing_ecs_endpoint_is_a_clear_error() {
         "{line}"
     );
     assert!(requests.load(Ordering::SeqCst) >= 1);
+}
+
+// ---------------------------------------------------------------------------
+// --role-arn: STS on loopback (`AWS_ENDPOINT_URL_STS`).
+
+#[tokio::test]
+async fn role_arn_assumes_the_role_through_sts_in_the_signing_region() {
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&requests);
+    let handler: Handler = Arc::new(move |request: crate::support::http::Request| {
+        seen.lock()
+            .unwrap()
+            .push(format!("{}{}", request.head, request.body));
+        Response {
+            status: 200,
+            content_type: "text/xml",
+            body: r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <AssumedRoleUser>
+      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:rds-iam-token</AssumedRoleId>
+      <Arn>arn:aws:sts::123456789012:assumed-role/db-connect/rds-iam-token</Arn>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>ASIASTSEXAMPLE</AccessKeyId>
+      <SecretAccessKey>secret-from-sts</SecretAccessKey>
+      <SessionToken>IQoJb3JpZ2luX2VjSTS+token=</SessionToken>
+      <Expiration>2030-01-01T01:00:00Z</Expiration>
+    </Credentials>
+  </AssumeRoleResult>
+</AssumeRoleResponse>"#
+                .to_owned(),
+        }
+    });
+    let sts = HttpServer::start("/", handler).await;
+    let env = ChildEnv::with_keys("AKIDSOURCE", SECRET_ACCESS_KEY, None)
+        .var("AWS_ENDPOINT_URL_STS", &sts.url)
+        // The signing region wins over the environment's for STS.
+        .var("AWS_REGION", "us-west-2");
+    let run = env
+        .run_async(&[
+            IAM_URL,
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/db-connect",
+            "--at",
+            "2030-01-01T00:00:00Z",
+        ])
+        .await;
+
+    let credentials = Credentials::new(
+        "ASIASTSEXAMPLE",
+        "secret-from-sts",
+        Some("IQoJb3JpZ2luX2VjSTS+token=".to_owned()),
+        None,
+        "sts",
+    );
+    let params = RdsTokenParams::new(
+        "db.abc123.eu-west-1.rds.amazonaws.com",
+        5432,
+        "app",
+        "eu-west-1",
+    );
+    let expected =
+        sign_rds_token(&params, &credentials, UNIX_EPOCH + Duration::from_secs(T0)).unwrap();
+    assert_eq!(run.token(), expected.expose());
+
+    let requests = requests.lock().unwrap();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = &requests[0];
+    assert!(
+        request.contains("Credential=AKIDSOURCE/")
+            && request.contains("/eu-west-1/sts/aws4_request"),
+        "{request}"
+    );
+    assert!(
+        request.contains("Action=AssumeRole")
+            && request.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdb-connect")
+            && request.contains("RoleSessionName=rds-iam-token"),
+        "{request}"
+    );
 }
