@@ -61,6 +61,8 @@
 
 pub mod clock;
 pub mod credentials;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod endpoint;
 pub mod jdbc;
 pub mod plan;

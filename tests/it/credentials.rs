@@ -24,6 +24,8 @@ use rds_iam::credentials::{
 
 use crate::support::http::{Handler, HttpServer, Request, Response};
 
+use crate::support::logs::LogCapture;
+
 /// 2030-01-01T00:00:00Z.
 const T0: u64 = 1_893_456_000;
 const MINUTE: Duration = Duration::from_secs(60);
@@ -251,42 +253,6 @@ impl TestEnv {
     }
 }
 
-/// Everything logged while installed on this thread (current-thread tests).
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(self.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 fn error_chain(err: &CredentialsError) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
@@ -494,7 +460,7 @@ async fn refused_connection_names_the_sources_and_what_to_check() {
 
 #[tokio::test]
 async fn failed_refresh_keeps_valid_credentials_then_recovers() {
-    let logs = CapturedLogs::default();
+    let logs = LogCapture::default();
     let _guard = logs.install();
 
     let clock = ManualClock::new(at(T0));

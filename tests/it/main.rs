@@ -8,3 +8,14 @@ mod support;
 mod token_cli;
 mod token_redaction;
 mod token_vectors;
+
+#[cfg(feature = "mysql")]
+mod live_mariadb;
+#[cfg(feature = "postgres")]
+mod live_postgres;
+
+#[cfg(all(feature = "emulator", feature = "postgres"))]
+mod emulator_postgres;
+
+#[cfg(all(feature = "emulator", feature = "mysql"))]
+mod emulator_mysql;

@@ -1,0 +1,309 @@
+//! The server side of the PostgreSQL protocol, as far as the emulator needs it.
+//!
+//! `postgres-protocol` writes frontend messages and parses backend messages (the
+//! client's view), which is what the emulator uses towards the real backend. For
+//! the client-facing side it needs the opposite direction: read the initial packet
+//! and a password message, write an authentication request and an error. Those few
+//! layouts live here; the tests check them against `postgres-protocol` in both
+//! directions.
+
+use std::io;
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Request codes of the initial packet (protocol 3 docs, "Message Formats").
+const SSL_REQUEST: u32 = 80_877_103;
+const GSSENC_REQUEST: u32 = 80_877_104;
+const CANCEL_REQUEST: u32 = 80_877_102;
+/// The largest initial packet accepted (the server's own limit is 10000 bytes).
+const MAX_INITIAL_LEN: usize = 10_000;
+/// The largest password message accepted (tokens are about 1-2 KB).
+const MAX_PASSWORD_LEN: usize = 64 * 1024;
+
+/// The first packet of a connection (it has no type byte).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Initial {
+    /// `SSLRequest`: answer `S` and start TLS.
+    SslRequest,
+    /// `GSSENCRequest`: answer `N`.
+    GssEncRequest,
+    /// `CancelRequest` with its process id and secret key (8 bytes, as sent).
+    Cancel([u8; 8]),
+    /// `StartupMessage`.
+    Startup(Startup),
+    /// The bytes looked like a `PasswordMessage` (`p`), not an initial packet.
+    PasswordMessage,
+    /// Anything else (an unknown code or protocol version, or a bad length).
+    Unsupported,
+}
+
+/// A `StartupMessage`: protocol version and parameters, in the client's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Startup {
+    pub(crate) minor_version: u16,
+    pub(crate) params: Vec<(String, String)>,
+}
+
+impl Startup {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Read the initial packet. `Ok(None)` if the client closed the connection first.
+pub(crate) async fn read_initial<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> io::Result<Option<Initial>> {
+    let mut len_bytes = [0u8; 4];
+    match stream.read_exact(&mut len_bytes).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if len_bytes[0] == b'p' {
+        return Ok(Some(Initial::PasswordMessage));
+    }
+    let len = u32::from_be_bytes(len_bytes) as usize;
+    if !(8..=MAX_INITIAL_LEN).contains(&len) {
+        return Ok(Some(Initial::Unsupported));
+    }
+    let mut body = vec![0u8; len - 4];
+    stream.read_exact(&mut body).await?;
+    Ok(Some(parse_initial(&body)))
+}
+
+fn parse_initial(body: &[u8]) -> Initial {
+    let code = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+    let rest = &body[4..];
+    match code {
+        SSL_REQUEST if rest.is_empty() => Initial::SslRequest,
+        GSSENC_REQUEST if rest.is_empty() => Initial::GssEncRequest,
+        CANCEL_REQUEST if rest.len() == 8 => {
+            let mut key = [0u8; 8];
+            key.copy_from_slice(rest);
+            Initial::Cancel(key)
+        }
+        _ if code >> 16 == 3 => match parse_params(rest) {
+            Some(params) => Initial::Startup(Startup {
+                minor_version: (code & 0xffff) as u16,
+                params,
+            }),
+            None => Initial::Unsupported,
+        },
+        _ => Initial::Unsupported,
+    }
+}
+
+/// `name\0value\0 ... \0`
+fn parse_params(mut rest: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    loop {
+        let (name, after) = cstr(rest)?;
+        if name.is_empty() {
+            return after.is_empty().then_some(params);
+        }
+        let (value, after) = cstr(after)?;
+        params.push((name, value));
+        rest = after;
+    }
+}
+
+fn cstr(buf: &[u8]) -> Option<(String, &[u8])> {
+    let end = buf.iter().position(|&b| b == 0)?;
+    let s = std::str::from_utf8(&buf[..end]).ok()?.to_owned();
+    Some((s, &buf[end + 1..]))
+}
+
+/// Read one typed frontend message and return the password of a `PasswordMessage`
+/// (`p`). `Ok(None)` if the client closed the connection instead.
+pub(crate) async fn read_password<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut header = [0u8; 5];
+    match stream.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if header[0] == b'X' {
+        // Terminate: the client gave up (psql -w without a password does this).
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if header[0] != b'p' || !(4..=MAX_PASSWORD_LEN).contains(&len) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "expected a password message",
+        ));
+    }
+    let mut body = vec![0u8; len - 4];
+    stream.read_exact(&mut body).await?;
+    if body.last() == Some(&0) {
+        body.pop();
+    }
+    Ok(Some(body))
+}
+
+/// `AuthenticationCleartextPassword`.
+pub(crate) fn authentication_cleartext_password(buf: &mut BytesMut) {
+    buf.put_u8(b'R');
+    buf.put_i32(8);
+    buf.put_i32(3);
+}
+
+/// An `ErrorResponse` with severity, SQLSTATE and message.
+pub(crate) fn error_response(buf: &mut BytesMut, severity: &str, code: &str, message: &str) {
+    let mut body = BytesMut::new();
+    for (field, value) in [
+        (b'S', severity),
+        (b'V', severity),
+        (b'C', code),
+        (b'M', message),
+    ] {
+        body.put_u8(field);
+        put_cstr(&mut body, value);
+    }
+    body.put_u8(0);
+    tagged(buf, b'E', &body);
+}
+
+/// `NegotiateProtocolVersion`: the newest minor version served (0) and the
+/// protocol options (`_pq_.*`) not recognised.
+pub(crate) fn negotiate_protocol_version(buf: &mut BytesMut, unrecognised: &[&str]) {
+    let mut body = BytesMut::new();
+    body.put_i32(0);
+    body.put_i32(i32::try_from(unrecognised.len()).unwrap_or(i32::MAX));
+    for option in unrecognised {
+        put_cstr(&mut body, option);
+    }
+    tagged(buf, b'v', &body);
+}
+
+fn put_cstr(buf: &mut BytesMut, s: &str) {
+    // A NUL inside would end the field early; the emulator's texts have none.
+    buf.put_slice(s.replace('\0', "").as_bytes());
+    buf.put_u8(0);
+}
+
+fn tagged(buf: &mut BytesMut, tag: u8, body: &[u8]) {
+    buf.put_u8(tag);
+    buf.put_i32(i32::try_from(body.len() + 4).unwrap_or(i32::MAX));
+    buf.put_slice(body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fallible_iterator::FallibleIterator;
+    use postgres_protocol::message::{backend, frontend};
+
+    async fn initial(bytes: &[u8]) -> Option<Initial> {
+        read_initial(&mut &bytes[..]).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn reads_what_postgres_protocol_writes() {
+        let mut buf = BytesMut::new();
+        frontend::ssl_request(&mut buf);
+        assert_eq!(initial(&buf).await, Some(Initial::SslRequest));
+
+        buf.clear();
+        frontend::cancel_request(42, 7, &mut buf);
+        assert_eq!(
+            initial(&buf).await,
+            Some(Initial::Cancel([0, 0, 0, 42, 0, 0, 0, 7]))
+        );
+
+        buf.clear();
+        frontend::startup_message([("user", "iam_user"), ("database", "app")], &mut buf).unwrap();
+        let Some(Initial::Startup(startup)) = initial(&buf).await else {
+            panic!("not a startup message");
+        };
+        assert_eq!(startup.minor_version, 0);
+        assert_eq!(startup.param("user"), Some("iam_user"));
+        assert_eq!(startup.param("database"), Some("app"));
+
+        buf.clear();
+        frontend::password_message(b"a-token", &mut buf).unwrap();
+        assert_eq!(
+            read_password(&mut &buf[..]).await.unwrap(),
+            Some(b"a-token".to_vec())
+        );
+        // A password sent as if it were the first packet is recognised as such.
+        assert_eq!(initial(&buf).await, Some(Initial::PasswordMessage));
+    }
+
+    #[tokio::test]
+    async fn odd_initial_packets() {
+        assert_eq!(initial(&[]).await, None);
+        assert_eq!(initial(&[0, 0, 0, 3]).await, Some(Initial::Unsupported));
+        assert_eq!(
+            initial(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30]).await,
+            Some(Initial::GssEncRequest)
+        );
+        // Protocol 2 is not served.
+        assert_eq!(
+            initial(&[0, 0, 0, 9, 0, 2, 0, 0, 0]).await,
+            Some(Initial::Unsupported)
+        );
+        // Protocol 3.2 with an unterminated parameter list.
+        assert_eq!(
+            initial(&[0, 0, 0, 10, 0, 3, 0, 2, b'u', 0]).await,
+            Some(Initial::Unsupported)
+        );
+        assert_eq!(
+            initial(&[0, 0, 0, 9, 0, 3, 0, 2, 0]).await,
+            Some(Initial::Startup(Startup {
+                minor_version: 2,
+                params: vec![]
+            }))
+        );
+    }
+
+    #[test]
+    fn postgres_protocol_parses_what_we_write() {
+        let mut buf = BytesMut::new();
+        authentication_cleartext_password(&mut buf);
+        error_response(
+            &mut buf,
+            "FATAL",
+            "28000",
+            "PAM authentication failed for user \"u\"",
+        );
+        negotiate_protocol_version(&mut buf, &["_pq_.x"]);
+        assert!(matches!(
+            backend::Message::parse(&mut buf).unwrap(),
+            Some(backend::Message::AuthenticationCleartextPassword)
+        ));
+        let Some(backend::Message::ErrorResponse(body)) =
+            backend::Message::parse(&mut buf).unwrap()
+        else {
+            panic!("not an error response");
+        };
+        let fields: Vec<(u8, String)> = body
+            .fields()
+            .map(|f| {
+                Ok((
+                    f.type_(),
+                    String::from_utf8_lossy(f.value_bytes()).into_owned(),
+                ))
+            })
+            .collect()
+            .unwrap();
+        assert_eq!(
+            fields,
+            vec![
+                (b'S', "FATAL".to_owned()),
+                (b'V', "FATAL".to_owned()),
+                (b'C', "28000".to_owned()),
+                (b'M', "PAM authentication failed for user \"u\"".to_owned()),
+            ]
+        );
+        // postgres-protocol has no type for NegotiateProtocolVersion: check the bytes.
+        assert_eq!(&buf[..], b"v\0\0\0\x13\0\0\0\0\0\0\0\x01_pq_.x\0");
+    }
+}
