@@ -21,9 +21,8 @@ use rds_iam::credentials::{
     CredentialsConfig, CredentialsError, CredentialsProvider, DEFAULT_REFRESH_BEFORE, Environment,
     REFRESH_RETRY_INTERVAL,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+
+use crate::support::http::{Handler, HttpServer, Request, Response};
 
 use crate::support::logs::LogCapture;
 
@@ -55,97 +54,6 @@ fn secret_key(prefix: &str, n: u64) -> String {
 }
 fn session_token(prefix: &str, n: u64) -> String {
     format!("IQoJb3JpZ2luX2VjEJr//////////wEaCXVz{prefix}+token{n}=")
-}
-
-// ---------------------------------------------------------------------------
-// A minimal HTTP/1.1 server (one request per connection, `Connection: close`).
-
-struct Request {
-    head: String,
-    body: String,
-}
-
-struct Response {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-}
-
-type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
-
-struct HttpServer {
-    url: String,
-    task: JoinHandle<()>,
-}
-
-impl HttpServer {
-    async fn start(path: &str, handler: Handler) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}{path}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let handler = Arc::clone(&handler);
-                tokio::spawn(async move {
-                    let _ = serve_one(stream, handler).await;
-                });
-            }
-        });
-        Self { url, task }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve_one(mut stream: TcpStream, handler: Handler) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let content_length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + content_length {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
-    let response = handler(Request { head, body });
-    let reason = match response.status {
-        200 => "OK",
-        500 => "Internal Server Error",
-        _ => "Status",
-    };
-    let out = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        response.status,
-        response.content_type,
-        response.body.len(),
-        response.body
-    );
-    stream.write_all(out.as_bytes()).await?;
-    stream.shutdown().await
 }
 
 /// What a test server answers.

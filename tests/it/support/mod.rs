@@ -1,9 +1,11 @@
-//! Helpers for live tests: a test CA and throw-away database servers.
+//! Helpers for live tests: a test CA, throw-away database servers, and a loopback HTTP server
+//! (ECS container credentials, STS).
 //!
 //! Each test module uses the part it needs; the rest is used by other modules.
 #![allow(dead_code)] // reason: shared helpers, not every test module uses every item
 
 pub mod ca;
+pub mod http;
 pub mod logs;
 #[cfg(feature = "mysql")]
 pub mod mariadb;

@@ -1,0 +1,342 @@
+//! Mint an IAM database authentication token, like `aws rds generate-db-auth-token`, or show
+//! what would be signed for a JDBC URL.
+//!
+//! ```sh
+//! # The token alone on stdout, for a password variable:
+//! PGPASSWORD=$(cargo run -q --example token -- \
+//!     'jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres?wrapperPlugins=iam&user=harness_iam_user')
+//! # From flags (--port is required, as for the AWS CLI):
+//! cargo run -q --example token -- --host mydb.abc123.eu-west-1.rds.amazonaws.com --port 3306 --user app
+//! # Aurora DSQL, the admin role, as JSON:
+//! cargo run -q --example token -- --engine dsql --host abc.dsql.us-east-1.on.aws --action DbConnectAdmin --json
+//! # What would be signed, without credentials:
+//! cargo run -q --example token -- --dry-run --json 'jdbc:aws-wrapper:postgresql://...'
+//! ```
+//!
+//! Exit codes: 0 success; 1 an error (bad or non-IAM URL, no credentials, no region, ...),
+//! reported as one line on stderr; 2 a usage error. See `--help`.
+
+mod args;
+mod output;
+
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rds_iam::clock::{Clock, SystemClock};
+use rds_iam::credentials::CredentialsConfig;
+use rds_iam::endpoint::{self, EndpointKind};
+use rds_iam::jdbc::JdbcUrl;
+use rds_iam::plan::{ConnectPlan, PlanOverrides};
+use rds_iam::token::{
+    AuthToken, DsqlAction, DsqlTokenParams, RdsTokenParams, sign_dsql_token, sign_rds_token,
+};
+
+use args::{Args, EngineArg, USAGE, UsageError};
+
+fn main() -> ExitCode {
+    let argv: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|arg| {
+            arg.into_string().map_err(|_| {
+                UsageError("an argument is not valid UTF-8: pass host, user and URL as text".into())
+            })
+        })
+        .collect();
+    let args = match argv.and_then(|argv| args::parse(argv.into_iter())) {
+        Ok(args) => args,
+        Err(UsageError(msg)) => return output::fail(2, &msg),
+    };
+    if args.help {
+        output::print(USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let result = if args.dry_run {
+        dry_run(&args)
+    } else {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(mint(&args)),
+            Err(e) => Err(Failure::error(&e)),
+        }
+    };
+    match result {
+        Ok(text) => {
+            output::print(&text);
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Usage(msg)) => output::fail(2, &msg),
+        Err(Failure::Error(line)) => output::fail(1, &line),
+    }
+}
+
+/// Why the command failed, and so its exit code.
+enum Failure {
+    /// Exit code 2.
+    Usage(String),
+    /// Exit code 1: the error and its causes, on one line.
+    Error(String),
+}
+
+impl Failure {
+    fn error(err: &(dyn Error + 'static)) -> Self {
+        Self::Error(output::error_line(err))
+    }
+}
+
+impl From<UsageError> for Failure {
+    fn from(UsageError(msg): UsageError) -> Self {
+        Self::Usage(msg)
+    }
+}
+
+/// `--dry-run`: the plan for the URL, flags applied; no credentials are read.
+fn dry_run(args: &Args) -> Result<String, Failure> {
+    let Some(url) = args.url.as_deref() else {
+        return Err(Failure::Usage(
+            "no JDBC URL given: token --dry-run [--json] 'jdbc:aws-wrapper:...'".into(),
+        ));
+    };
+    let plan = plan(&parse_url(url)?, args)?;
+    Ok(if args.json {
+        output::plan_json(&plan)
+    } else {
+        output::plan_lines(&plan)
+    })
+}
+
+/// Mint a token and format it.
+async fn mint(args: &Args) -> Result<String, Failure> {
+    let target = target(args)?;
+
+    let mut config = match &args.profile {
+        Some(profile) => CredentialsConfig::profile(profile),
+        None => CredentialsConfig::default_chain(),
+    };
+    if let Some(role_arn) = &args.role_arn {
+        // STS is called in the signing region: the database's.
+        config = config
+            .assume_role(role_arn)
+            .role_session_name("rds-iam-token")
+            .region(target.region());
+    }
+    let provider = config.build().await.map_err(|e| Failure::error(&e))?;
+    let credentials = provider
+        .credentials()
+        .await
+        .map_err(|e| Failure::error(&e))?;
+
+    let at = args.at.unwrap_or_else(|| SystemClock.now());
+    let token = match &target {
+        Target::Rds { params, .. } => sign_rds_token(params, &credentials, at),
+        Target::Dsql { params } => sign_dsql_token(params, &credentials, at),
+    }
+    .map_err(|e| Failure::error(&e))?;
+
+    Ok(if args.json {
+        output::token_json(token.expose(), &describe(&token, &target))
+    } else {
+        token.into_exposed()
+    })
+}
+
+/// What a token is signed for.
+enum Target {
+    /// `rds-db:connect`.
+    Rds {
+        params: RdsTokenParams,
+        kind: EndpointKind,
+    },
+    /// Aurora DSQL.
+    Dsql { params: DsqlTokenParams },
+}
+
+impl Target {
+    fn region(&self) -> &str {
+        match self {
+            Self::Rds { params, .. } => &params.region,
+            Self::Dsql { params } => &params.region,
+        }
+    }
+}
+
+/// The signing target from the URL and flags.
+fn target(args: &Args) -> Result<Target, Failure> {
+    match args.engine {
+        EngineArg::Dsql => dsql_target(args),
+        EngineArg::Rds => match &args.url {
+            Some(url) => {
+                let url = parse_url(url)?;
+                require_iam(&url)?;
+                let plan = plan(&url, args)?;
+                Ok(Target::Rds {
+                    params: RdsTokenParams::new(
+                        plan.signing_host,
+                        plan.signing_port,
+                        plan.user,
+                        plan.region,
+                    ),
+                    kind: plan.endpoint.kind,
+                })
+            }
+            None => rds_target_from_flags(args),
+        },
+    }
+}
+
+fn parse_url(url: &str) -> Result<JdbcUrl, Failure> {
+    JdbcUrl::parse(url).map_err(|e| Failure::error(&e))
+}
+
+/// Minting needs a URL that enables IAM authentication, as the AWS JDBC wrapper does.
+fn require_iam(url: &JdbcUrl) -> Result<(), Failure> {
+    if url.is_iam() {
+        return Ok(());
+    }
+    let fix = if url.is_aws_wrapper() {
+        "add wrapperPlugins=iam to its query"
+    } else {
+        "write it as jdbc:aws-wrapper:ENGINE://... (not jdbc:ENGINE://...) with wrapperPlugins=iam"
+    };
+    Err(Failure::Error(format!(
+        "the JDBC URL does not enable IAM authentication, so it gets no IAM token: {fix}, \
+         e.g. jdbc:aws-wrapper:postgresql://HOST:5432/DB?wrapperPlugins=iam&user=USER"
+    )))
+}
+
+/// The URL's plan with the flags applied: `--user` and `--region` through the plan's
+/// overrides, `--host` and `--port` replacing the signing host and port. A `--host` that
+/// names an RDS endpoint also gives the region, unless `--region` or `iamRegion` does.
+fn plan(url: &JdbcUrl, args: &Args) -> Result<ConnectPlan, Failure> {
+    let mut overrides = PlanOverrides::new();
+    if let Some(user) = &args.user {
+        overrides = overrides.user(user);
+    }
+    let host_region = args
+        .host
+        .as_deref()
+        .filter(|_| url.iam_region().is_none())
+        .and_then(|host| endpoint::classify(host).region);
+    if let Some(region) = args.region.clone().or(host_region) {
+        overrides = overrides.region(region);
+    }
+    let mut plan = ConnectPlan::resolve(url, &overrides).map_err(|e| Failure::error(&e))?;
+    if let Some(host) = &args.host {
+        plan.endpoint = endpoint::classify(host);
+        plan.signing_host.clone_from(host);
+    }
+    if let Some(port) = args.port {
+        plan.signing_port = port;
+    }
+    Ok(plan)
+}
+
+/// `--host`, `--port`, `--user` and the region, without a URL.
+fn rds_target_from_flags(args: &Args) -> Result<Target, Failure> {
+    let missing: Vec<&str> = [
+        ("--host HOST", args.host.is_none()),
+        ("--port PORT", args.port.is_none()),
+        ("--user USER", args.user.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, missing)| missing.then_some(flag))
+    .collect();
+    if !missing.is_empty() {
+        return Err(Failure::Usage(format!(
+            "nothing to sign for: give a JDBC URL, or {} (see --help)",
+            missing.join(", ")
+        )));
+    }
+    let (Some(host), Some(port), Some(user)) = (&args.host, args.port, &args.user) else {
+        unreachable!("checked above");
+    };
+    let endpoint = endpoint::classify(host);
+    let region = region(args, endpoint.region, host)?;
+    Ok(Target::Rds {
+        params: RdsTokenParams::new(host, port, user, region),
+        kind: endpoint.kind,
+    })
+}
+
+/// `--engine dsql`: `--host`, the region, `--action`, `--expires-in`.
+fn dsql_target(args: &Args) -> Result<Target, Failure> {
+    let Some(host) = &args.host else {
+        return Err(Failure::Usage(
+            "--engine dsql needs the cluster endpoint: --host ID.dsql.REGION.on.aws".into(),
+        ));
+    };
+    let region = region(args, dsql_region(host), host)?;
+    let params = DsqlTokenParams::new(host, region, args.action.unwrap_or(DsqlAction::DbConnect))
+        .with_expires_in(args.expires_in.unwrap_or(Duration::from_secs(900)));
+    Ok(Target::Dsql { params })
+}
+
+/// `--region` (lower-cased), else the region in the host name; never a default.
+fn region(args: &Args, from_host: Option<String>, host: &str) -> Result<String, Failure> {
+    args.region
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .or(from_host)
+        .ok_or_else(|| {
+            Failure::Error(format!(
+                "no AWS region to sign the token in: `{host}` is not an endpoint name that \
+                 carries one, so pass --region REGION (the database's region, e.g. us-east-1); \
+                 it is part of the signature and is never guessed"
+            ))
+        })
+}
+
+/// The region in a DSQL cluster endpoint name, `ID.dsql.REGION.on.aws`.
+fn dsql_region(host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let rest = host.strip_suffix(".on.aws")?;
+    let (_, region) = rest.rsplit_once(".dsql.")?;
+    (!region.is_empty() && !region.contains('.')).then(|| region.to_owned())
+}
+
+/// The token's facts for `--json`.
+fn describe(token: &AuthToken, target: &Target) -> output::TokenFacts {
+    match target {
+        Target::Rds { params, kind } => output::TokenFacts {
+            host: params.host.clone(),
+            port: Some(params.port),
+            user: Some(params.user.clone()),
+            region: params.region.clone(),
+            endpoint_kind: kind.as_str(),
+            action: None,
+            signed_at: token.signed_at(),
+            expires_at: token.expires_at(),
+        },
+        Target::Dsql { params } => output::TokenFacts {
+            host: params.host.clone(),
+            port: None,
+            user: None,
+            region: params.region.clone(),
+            endpoint_kind: "dsql",
+            action: Some(params.action.as_str()),
+            signed_at: token.signed_at(),
+            expires_at: token.expires_at(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsql_region_from_the_endpoint_name() {
+        assert_eq!(
+            dsql_region("abc.dsql.us-east-1.on.aws").as_deref(),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            dsql_region("ABC.DSQL.EU-WEST-1.ON.AWS.").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(dsql_region("abc.dsql.on.aws"), None);
+        assert_eq!(dsql_region("db.example.com"), None);
+    }
+}
