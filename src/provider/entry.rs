@@ -103,9 +103,7 @@ impl Entry {
 
     /// How long the entry has not been used, at `now`.
     pub(crate) fn idle_for(&self, now: SystemTime) -> Duration {
-        Duration::from_secs(
-            unix_secs(now).saturating_sub(self.last_used.load(Ordering::Relaxed)),
-        )
+        Duration::from_secs(unix_secs(now).saturating_sub(self.last_used.load(Ordering::Relaxed)))
     }
 
     /// Whether the entry was used at or after `at` (to the second).

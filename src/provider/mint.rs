@@ -35,7 +35,12 @@ impl Inner {
     /// The cached token, if it may be handed out at `now`; starts the one
     /// refresh ahead when it is due. No lock, no allocation.
     #[inline]
-    fn try_hit(self: &Arc<Self>, hash: u64, key: &KeyRef<'_>, now: SystemTime) -> Option<ProvidedToken> {
+    fn try_hit(
+        self: &Arc<Self>,
+        hash: u64,
+        key: &KeyRef<'_>,
+        now: SystemTime,
+    ) -> Option<ProvidedToken> {
         self.cache
             .with_entry(hash, key, |entry| {
                 let current = entry.current.load();
@@ -85,9 +90,7 @@ impl Inner {
             Counters::bump(&self.counters.evictions);
         }
         entry.touch(now);
-        let seen = entry
-            .completed
-            .load(std::sync::atomic::Ordering::Acquire);
+        let seen = entry.completed.load(std::sync::atomic::Ordering::Acquire);
         let mut flight = entry.flight.lock().await;
         let now = self.clock.now();
         if let Some(minted) = entry.usable(now) {
@@ -318,9 +321,7 @@ impl Inner {
                     return false;
                 }
                 let previous = entry.current.compare_and_swap(&current, None);
-                let dropped = previous
-                    .as_ref()
-                    .is_some_and(|p| Arc::ptr_eq(p, minted));
+                let dropped = previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, minted));
                 if dropped {
                     Counters::bump(&self.counters.invalidations);
                     tracing::debug!(
