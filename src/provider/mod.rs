@@ -32,7 +32,7 @@
 //! parameters (no allocation) and found in a copy-on-write table loaded
 //! through `arc-swap`; the token is shared, not copied (an `Arc`).
 //!
-//! Time comes from the [`Clock`](crate::clock::Clock) the provider is given,
+//! Time comes from the [`Clock`] the provider is given,
 //! so tests drive hours of token lifetimes in microseconds:
 //!
 //! ```
