@@ -1,11 +1,9 @@
-//! One key's cache entry: its current token, its signing flight and its
-//! refresh state.
+//! One key's cache entry: its parameters, its signing flight and its refresh
+//! state (its current token lives in the cache's slot, next to it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use arc_swap::ArcSwapOption;
 
 use super::error::ProviderError;
 use super::key::Target;
@@ -39,15 +37,13 @@ pub(crate) struct Flight {
     pub(crate) last_error: Option<ProviderError>,
 }
 
-/// One key's state. Readers touch `current` (a lock-free snapshot),
-/// `last_used` (written at most once a second) and, once a refresh is due,
-/// `refreshing` and `retry_after`; the async `flight` lock is taken only to
-/// sign.
+/// One key's state. Readers touch `last_used` (written at most once a
+/// second) and, once a refresh is due, `refreshing` and `retry_after`; the
+/// async `flight` lock is taken only to sign.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) hash: u64,
     pub(crate) target: Target,
-    pub(crate) current: ArcSwapOption<Minted>,
     pub(crate) flight: tokio::sync::Mutex<Flight>,
     /// `Flight::completed`, readable without the lock (written under it).
     pub(crate) completed: AtomicU64,
@@ -76,7 +72,6 @@ impl Entry {
         Self {
             hash,
             target,
-            current: ArcSwapOption::empty(),
             flight: tokio::sync::Mutex::new(Flight::default()),
             completed: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
@@ -84,11 +79,6 @@ impl Entry {
             retry_after: AtomicU64::new(0),
             last_used: AtomicU64::new(unix_secs(now)),
         }
-    }
-
-    /// The current token if it may still be handed out at `now`.
-    pub(crate) fn usable(&self, now: SystemTime) -> Option<Arc<Minted>> {
-        self.current.load_full().filter(|m| m.usable(now))
     }
 
     /// Record a use. The shared store happens at most once a second, so

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use tracing::Instrument as _;
 
+use super::cache::Expect;
 use super::entry::{Entry, Minted, RefreshClaim};
 use super::error::ProviderError;
 use super::key::{KeyRef, TargetRef};
@@ -20,8 +21,11 @@ impl Inner {
         self: &Arc<Self>,
         target: TargetRef<'_>,
     ) -> Result<ProvidedToken, ProviderError> {
+        // The slow paths are boxed: their state (credentials loading,
+        // signing, tracing) would otherwise make every hit's future large,
+        // and moving it would cost more than the hit itself.
         if !self.policy.reuses() {
-            return self.provide_unreused(target).await;
+            return Box::pin(self.provide_unreused(target)).await;
         }
         let now = self.clock.now();
         let key = target.key();
@@ -29,7 +33,7 @@ impl Inner {
         if let Some(hit) = self.try_hit(hash, &key, now) {
             return Ok(hit);
         }
-        self.provide_cold(hash, target, now).await
+        Box::pin(self.provide_cold(hash, target, now)).await
     }
 
     /// The cached token, if it may be handed out at `now`; starts the one
@@ -42,12 +46,11 @@ impl Inner {
         now: SystemTime,
     ) -> Option<ProvidedToken> {
         self.cache
-            .with_entry(hash, key, |entry| {
-                let current = entry.current.load();
-                let minted = current.as_ref().filter(|m| m.usable(now))?;
-                entry.touch(now);
+            .with_slot(hash, key, |slot| {
+                let minted = slot.minted.as_ref().filter(|m| m.usable(now))?;
+                slot.entry.touch(now);
                 if minted.refresh_due(now) {
-                    self.start_refresh(entry, now);
+                    self.start_refresh(&slot.entry, now);
                 }
                 self.counters.hit();
                 Some(ProvidedToken::new(
@@ -93,7 +96,7 @@ impl Inner {
         let seen = entry.completed.load(std::sync::atomic::Ordering::Acquire);
         let mut flight = entry.flight.lock().await;
         let now = self.clock.now();
-        if let Some(minted) = entry.usable(now) {
+        if let Some(minted) = self.cache.current(&entry).filter(|m| m.usable(now)) {
             // Signed while we waited (coalesced), or just before we looked.
             let from_cache = flight.completed == seen;
             if from_cache {
@@ -125,10 +128,11 @@ impl Inner {
             let window = self.policy.window(&token);
             let token = Arc::new(token);
             if window.reuse_until > now {
-                entry.current.store(Some(Arc::new(Minted {
+                let minted = Arc::new(Minted {
                     token: Arc::clone(&token),
                     window,
-                })));
+                });
+                self.cache.replace(&entry, Expect::Any, Some(minted));
             }
             // else: a token too short-lived to reuse (a DSQL expiry under the
             // margin) is handed out once and not cached.
@@ -163,15 +167,14 @@ impl Inner {
             region = target.region(),
         );
         async {
-            let Some(old) = entry.current.load_full() else {
-                return; // invalidated meanwhile: the next caller signs
+            let Some(old) = self.cache.current(entry) else {
+                return; // invalidated or evicted meanwhile: the next caller signs
             };
             let mut flight = entry.flight.lock().await;
-            if !entry
-                .current
-                .load()
-                .as_ref()
-                .is_some_and(|current| Arc::ptr_eq(current, &old))
+            if !self
+                .cache
+                .current(entry)
+                .is_some_and(|current| Arc::ptr_eq(&current, &old))
             {
                 return; // replaced while we waited for the lock
             }
@@ -200,7 +203,11 @@ impl Inner {
                         reuse_until = %Rfc3339(minted.window.reuse_until),
                         "refreshed the IAM token ahead of its end"
                     );
-                    entry.current.store(Some(Arc::new(minted)));
+                    self.cache.replace(
+                        entry,
+                        Expect::Current(Some(&old)),
+                        Some(Arc::new(minted)),
+                    );
                     entry.succeeded();
                     Counters::bump(&self.counters.refreshes);
                     flight.last_error = None;
@@ -311,28 +318,29 @@ impl Inner {
     pub(super) fn invalidate(&self, target: TargetRef<'_>, token: &AuthToken) -> bool {
         let key = target.key();
         let hash = self.cache.hash(&key);
-        self.cache
-            .with_entry(hash, &key, |entry| {
-                let current = entry.current.load();
-                let Some(minted) = current.as_ref() else {
-                    return false;
-                };
-                if !(std::ptr::eq(&*minted.token, token) || *minted.token == *token) {
-                    return false;
-                }
-                let previous = entry.current.compare_and_swap(&current, None);
-                let dropped = previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, minted));
-                if dropped {
-                    Counters::bump(&self.counters.invalidations);
-                    tracing::debug!(
-                        endpoint = %target.endpoint(),
-                        user = target.who(),
-                        "dropped an invalidated IAM token"
-                    );
-                }
-                dropped
-            })
-            .unwrap_or(false)
+        let Some((entry, minted)) = self.cache.with_slot(hash, &key, |slot| {
+            (Arc::clone(&slot.entry), slot.minted.clone())
+        }) else {
+            return false;
+        };
+        let Some(minted) = minted else {
+            return false;
+        };
+        if !(std::ptr::eq(&*minted.token, token) || *minted.token == *token) {
+            return false;
+        }
+        let dropped = self
+            .cache
+            .replace(&entry, Expect::Current(Some(&minted)), None);
+        if dropped {
+            Counters::bump(&self.counters.invalidations);
+            tracing::debug!(
+                endpoint = %target.endpoint(),
+                user = target.who(),
+                "dropped an invalidated IAM token"
+            );
+        }
+        dropped
     }
 }
 

@@ -76,10 +76,11 @@ impl Inner {
         if evicted > 0 {
             tracing::debug!(evicted, "dropped idle IAM token cache entries");
         }
-        for entry in self.cache.entries() {
+        for slot in self.cache.slots() {
+            let entry = slot.entry;
             // Hot keys only: used since their token was signed (a key nobody
             // asked for since is refreshed at most once more before it idles out).
-            let due = entry.current.load().as_ref().is_some_and(|minted| {
+            let due = slot.minted.as_ref().is_some_and(|minted| {
                 minted.refresh_due(now) && entry.used_since(minted.token.signed_at())
             });
             if due && !entry.backing_off(now) && entry.claim_refresh() {

@@ -2,8 +2,8 @@
 //!
 //! The cache-hit counter is bumped on every hit, from every thread: one shared
 //! atomic would bounce its cache line between cores and serialize the read
-//! path, so hits are counted in per-thread stripes (cache-line padded) and
-//! summed when read.
+//! path, so hits are counted in per-thread stripes (cache-line padded, each
+//! written by one thread without a locked instruction) and summed when read.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -42,18 +42,20 @@ pub struct ProviderStats {
     pub entries: usize,
 }
 
-/// Hit counter stripes: enough for the cores of a typical host; threads
-/// beyond share stripes (still correct, just less spread).
-const STRIPES: usize = 16;
+/// Hit counter stripes. The first `STRIPES` threads that count a hit each
+/// own a stripe and bump it with a plain load and store (no locked
+/// instruction: only the owner writes it); later threads share the last
+/// stripe through `fetch_add`.
+const STRIPES: usize = 64;
+const SHARED_STRIPE: usize = STRIPES - 1;
 
 #[repr(align(128))]
 #[derive(Default)]
 struct Stripe(AtomicU64);
 
 /// The live counters.
-#[derive(Default)]
 pub(crate) struct Counters {
-    hits: [Stripe; STRIPES],
+    hits: Box<[Stripe]>,
     pub(crate) minted: AtomicU64,
     pub(crate) coalesced: AtomicU64,
     pub(crate) refreshes: AtomicU64,
@@ -62,17 +64,38 @@ pub(crate) struct Counters {
     pub(crate) evictions: AtomicU64,
 }
 
-/// Hands each thread its stripe, round robin.
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            hits: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            minted: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Hands out stripes, one per thread, for the life of the process.
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed).min(SHARED_STRIPE);
 }
 
 impl Counters {
+    #[inline]
     pub(crate) fn hit(&self) {
         let stripe = STRIPE.with(|s| *s);
-        self.hits[stripe].0.fetch_add(1, Ordering::Relaxed);
+        let counter = &self.hits[stripe].0;
+        if stripe == SHARED_STRIPE {
+            counter.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // This thread is the stripe's only writer.
+            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn bump(counter: &AtomicU64) {
