@@ -7,10 +7,10 @@
 //! `hit_threads/N` runs N threads, each asking for the same key in a loop,
 //! and reports the wall time per call *per thread*: with a read path that
 //! does not serialize, `hit_threads/2` stays close to `hit_threads/1` given
-//! two free cores. On a shared machine the threads may not run at the same
-//! time, so `hit_threads_cpu/N` reports the CPU time each thread spent per
-//! call (from `/proc/thread-self/schedstat`): contention (a lock, a bouncing
-//! cache line) shows there as more CPU per call, time slicing does not.
+//! two free cores. On a shared machine the two threads may not get two cores;
+//! `hit_threads/2_distinct_keys` is the control: two threads on two keys
+//! share nothing but the cores, so `2` well above `2_distinct_keys` would be
+//! contention on the key, and both above `1` is the machine.
 //!
 //! `floor/*` measures what every hit pays whatever the cache does: reading
 //! the system clock, an `Arc` clone and drop (the token handed out), and one
@@ -21,7 +21,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use rds_iam::credentials::CredentialsConfig;
 use rds_iam::provider::TokenProvider;
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
@@ -79,40 +79,30 @@ fn provider(rt: &tokio::runtime::Runtime, keys: usize) -> TokenProvider {
     })
 }
 
-/// CPU time this thread has run, from `/proc/thread-self/schedstat`.
-fn thread_cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
-    let nanos: u64 = stat.split_whitespace().next().unwrap().parse().unwrap();
-    Duration::from_nanos(nanos)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    Same,
+    Distinct,
 }
 
-#[derive(Clone, Copy)]
-enum Measure {
-    Wall,
-    Cpu,
-}
-
-/// `threads` threads, each calling `token` for key 0 `iters` times; the
-/// (wall or CPU) time the slowest thread took.
-fn hammer(provider: &TokenProvider, threads: usize, iters: u64, measure: Measure) -> Duration {
+/// `threads` threads, each calling `token` `iters` times for key 0 (or key
+/// `i` for thread `i`); the time the slowest thread took.
+fn hammer(provider: &TokenProvider, threads: usize, iters: u64, keys: Keys) -> Duration {
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
-        .map(|_| {
+        .map(|i| {
             let provider = provider.clone();
             let barrier = Arc::clone(&barrier);
             std::thread::spawn(move || {
                 let rt = runtime();
-                let key = params(0);
+                let key = params(if keys == Keys::Same { 0 } else { i });
                 rt.block_on(async {
                     barrier.wait();
-                    let (start, cpu_start) = (Instant::now(), thread_cpu_time());
+                    let start = Instant::now();
                     for _ in 0..iters {
                         black_box(provider.token(black_box(&key)).await.unwrap());
                     }
-                    match measure {
-                        Measure::Wall => start.elapsed(),
-                        Measure::Cpu => thread_cpu_time() - cpu_start,
-                    }
+                    start.elapsed()
                 })
             })
         })
@@ -156,18 +146,18 @@ fn bench_provider(c: &mut Criterion) {
     });
     group.finish();
 
-    for (name, measure) in [
-        ("hit_threads", Measure::Wall),
-        ("hit_threads_cpu", Measure::Cpu),
+    let two = provider(&rt, 2);
+    let mut group = c.benchmark_group("hit_threads");
+    for (name, threads, keys) in [
+        ("1", 1, Keys::Same),
+        ("2", 2, Keys::Same),
+        ("2_distinct_keys", 2, Keys::Distinct),
     ] {
-        let mut group = c.benchmark_group(name);
-        for threads in [1, 2] {
-            group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &n| {
-                b.iter_custom(|iters| hammer(&one, n, iters, measure));
-            });
-        }
-        group.finish();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| hammer(&two, threads, iters, keys));
+        });
     }
+    group.finish();
 
     // A token for a new connection, in steady state: what a connector does
     // per connection, with a warm provider versus signing every time.

@@ -12,6 +12,7 @@ use super::entry::{Entry, Minted, RefreshClaim};
 use super::error::ProviderError;
 use super::key::{KeyRef, TargetRef};
 use super::provided::ProvidedToken;
+use super::replica;
 use super::stats::Counters;
 use super::{Inner, REFRESH_RETRY_INTERVAL};
 use crate::token::{AuthToken, Rfc3339, sign_dsql_token, sign_rds_token};
@@ -54,7 +55,7 @@ impl Inner {
                 }
                 self.counters.hit();
                 Some(ProvidedToken::new(
-                    Arc::clone(&minted.token),
+                    replica::token(minted),
                     minted.window.reuse_until,
                     true,
                 ))

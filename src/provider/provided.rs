@@ -8,8 +8,11 @@ use std::time::SystemTime;
 use crate::token::{AuthToken, Rfc3339};
 
 /// A token from a [`TokenProvider`](super::TokenProvider): a shared
-/// [`AuthToken`] (cloning is a reference count, the token text is never
-/// copied) and whether it came from the cache.
+/// [`AuthToken`] (cloning is a reference count, the token text is not
+/// copied on a cache hit) and whether it came from the cache.
+///
+/// Compare tokens by value (`==`, or [`AuthToken::expose`]), not by
+/// `Arc::ptr_eq`: each thread hands out its own `Arc` of a cached token.
 ///
 /// It dereferences to the [`AuthToken`], so `provided.expose()` is the
 /// password to send. `Debug` is redacted like the token's.
