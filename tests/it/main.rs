@@ -3,6 +3,7 @@
 mod credentials;
 mod jdbc_props;
 mod jdbc_urls;
+mod provider;
 mod rds_hosts;
 mod support;
 mod token_cli;
