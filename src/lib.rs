@@ -42,10 +42,12 @@
 //! | [`endpoint`] | classifies RDS host names (instance, cluster, proxy, ...) and finds the region |
 //! | [`tls_mode`] | the effective TLS mode, following libpq, pgjdbc and MySQL Connector/J |
 //! | [`plan`] | what an IAM token would be signed for: host, port, region, user |
+//! | [`provider`] | the token cache every connection asks: reuse, refresh ahead, single flight |
 //! | [`secret`] | secrets with redacted `Debug` and no `Display` |
 //! | [`clock`] | time as an input, for signing and caching |
 //!
-//! All of these are pure: no I/O, no environment reads.
+//! All of these but [`provider`] (which loads AWS credentials) are pure: no I/O, no environment
+//! reads.
 //!
 //! Connecting (features `postgres` / `mysql`):
 //!

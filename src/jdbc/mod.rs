@@ -256,7 +256,10 @@ impl JdbcUrl {
         self.settings.iam_region.as_deref()
     }
 
-    /// `iamExpiration`: how long a token is reused (whole seconds, 1 to 900).
+    /// `iamExpiration`: how long a token is reused (whole seconds, 0 to 900; 0 disables
+    /// reuse: every connection gets a freshly signed token). Unset means the token
+    /// provider's default (870 s, see
+    /// [`TokenProviderBuilder::lifetime_from_url`](crate::provider::TokenProviderBuilder::lifetime_from_url)).
     ///
     /// ```
     /// use rds_iam::jdbc::JdbcUrl;

@@ -273,12 +273,12 @@ static KEYS: &[Key] = &[
     Key {
         name: "iamExpiration",
         family: Family::Any,
-        accepted: "a whole number of seconds from 1 to 900 (an IAM token is valid for 15 minutes)",
+        accepted: "a whole number of seconds from 0 to 900 (an IAM token is valid for 15 minutes; 0 disables reuse)",
         other_engine_fix: "",
         secret: false,
         set: |s, v, _| {
             let secs = parse_digits(v).ok_or(())?;
-            if !(1..=MAX_IAM_EXPIRATION_SECS).contains(&secs) {
+            if secs > MAX_IAM_EXPIRATION_SECS {
                 return Err(());
             }
             s.iam_expiration = Some(Duration::from_secs(secs));

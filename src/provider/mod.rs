@@ -1,245 +1,247 @@
-//! Token provider: hands out a valid IAM token for a new connection.
+//! The token provider: one signature per burst, refreshed before expiry, never
+//! an expired token.
 //!
-//! INTERIM: a small, correct stand-in with the interface of issue 4 (`TokenProvider`,
-//! `ProvidedToken`, `invalidate`, `stats`) so the connectors can be written and tested; issue
-//! 4's module replaces this one wholesale when it lands. It caches one token per
-//! [`RdsTokenParams`], reuses it until `min(signed_at + lifetime, credentials expiry) -
-//! margin`, and signs outside its lock (no refresh ahead, no single flight).
+//! A [`TokenProvider`] hands out IAM tokens for new database connections. It
+//! caches one token per key (token kind, signing host, signing port, user,
+//! region; the credential identity is the provider's own credentials source,
+//! and each token is bounded by the expiry of the credentials that signed it)
+//! and:
+//!
+//! - **reuses** a token until `min(signed_at + lifetime, valid_until) - margin`,
+//!   where `lifetime` is the JDBC `iamExpiration` (default 870 s; zero turns
+//!   reuse off), `valid_until` the earlier of the token's 900 s expiry and its
+//!   temporary credentials' expiry, and `margin` 30 s ([`DEFAULT_MARGIN`]
+//!   says why);
+//! - **refreshes ahead**: once a token has used 2/3 of that window (by
+//!   default), the next caller still gets it at once while exactly one
+//!   refresh runs in a spawned task; no caller waits while a valid token
+//!   exists. [`TokenProvider::start_background_refresh`] also keeps hot keys
+//!   fresh from a task of its own, so that no caller pays for signing;
+//! - **signs once per burst**: callers of a key with no valid token wait for
+//!   one signing (and at most one credentials fetch) and all get its token;
+//! - **keeps serving** a valid token when a refresh fails (logged once), and
+//!   returns the error, with its cause, once nothing valid is left;
+//! - is **bounded**: entries unused for [`DEFAULT_MAX_IDLE`] are dropped, and
+//!   at most [`DEFAULT_CAPACITY`] keys are held;
+//! - **counts** ([`ProviderStats`]) and **traces**: `mint` and `refresh`
+//!   spans and events at `debug` (a refresh failure at `warn`), with
+//!   endpoints, users, regions, times and access key ids, never a token, a
+//!   signature, a secret key or a session token.
+//!
+//! A cache hit takes no lock: the key is hashed from the caller's borrowed
+//! parameters (no allocation) and found in a copy-on-write table loaded
+//! through `arc-swap`; the token is shared, not copied (an `Arc`: each
+//! thread hands out its own replica, so that threads asking for one key do
+//! not contend on one reference count).
+//!
+//! Time comes from the [`Clock`] the provider is given,
+//! so tests drive hours of token lifetimes in microseconds:
 //!
 //! ```
 //! use aws_credential_types::Credentials;
 //! use rds_iam::clock::ManualClock;
 //! use rds_iam::credentials::CredentialsConfig;
-//! use rds_iam::provider::TokenProvider;
 //! use rds_iam::token::RdsTokenParams;
+//! use rds_iam::provider::TokenProvider;
 //! use std::time::{Duration, UNIX_EPOCH};
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-//! let credentials = CredentialsConfig::static_credentials(Credentials::new("AKID", "secret", None, None, "doc"))
-//!     .build()
-//!     .await?;
+//! let credentials = CredentialsConfig::static_credentials(
+//!     Credentials::new("AKIDEXAMPLE", "example-secret", None, None, "example"),
+//! )
+//! .clock(clock.clone())
+//! .build()
+//! .await?;
 //! let provider = TokenProvider::builder(credentials).clock(clock.clone()).build();
-//! let params = RdsTokenParams::new("db.abc123.us-east-1.rds.amazonaws.com", 5432, "app", "us-east-1");
+//! let params = RdsTokenParams::new("mydb.cluster-abc123.us-east-1.rds.amazonaws.com", 5432, "app", "us-east-1");
 //!
-//! let first = provider.token(&params).await?;
+//! let first = provider.token(&params).await?; // signed now
 //! assert!(!first.from_cache());
-//! let second = provider.token(&params).await?;
-//! assert!(second.from_cache());
-//! provider.invalidate(&params, second.token());
+//! clock.advance(Duration::from_secs(300));
+//! let again = provider.token(&params).await?; // the same token
+//! assert!(again.from_cache());
+//! assert_eq!(again.expose(), first.expose());
+//!
+//! clock.advance(Duration::from_secs(540)); // 840 s: 870 s lifetime minus the 30 s margin
+//! let next = provider.token(&params).await?;
+//! assert!(!next.from_cache());
+//! assert_ne!(next.expose(), first.expose());
+//!
+//! // A login rejected with a cached token: drop it, the next call signs anew.
+//! clock.advance(Duration::from_secs(10));
+//! let cached = provider.token(&params).await?;
+//! assert!(provider.invalidate(&params, &cached));
 //! assert!(!provider.token(&params).await?.from_cache());
-//! assert_eq!(provider.stats().minted, 2);
+//!
+//! let stats = provider.stats();
+//! assert_eq!((stats.minted, stats.hits, stats.invalidations), (3, 2, 1));
+//! assert!(!format!("{next:?}").contains("X-Amz-Signature"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
 
-use std::collections::HashMap;
+mod builder;
+mod cache;
+mod entry;
+mod error;
+mod key;
+mod lifetime;
+mod mint;
+mod provided;
+mod refresher;
+mod replica;
+mod stats;
+
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::clock::{Clock, SystemClock};
-use crate::credentials::{CredentialsError, CredentialsProvider};
-use crate::token::{AuthToken, RdsTokenParams, TokenError, sign_rds_token};
+pub use builder::{DEFAULT_CAPACITY, DEFAULT_MAX_IDLE, TokenProviderBuilder};
+pub use error::ProviderError;
+pub use lifetime::{DEFAULT_LIFETIME, DEFAULT_MARGIN, DEFAULT_REFRESH_FRACTION, RefreshAhead};
+pub use provided::ProvidedToken;
+pub use stats::ProviderStats;
 
-/// How long a token is reused by default: 870 s (15 minutes minus 30 s).
-pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(870);
-/// A token is not handed out within this margin of the end of its life.
-pub const MARGIN: Duration = Duration::from_secs(30);
+use self::cache::Cache;
+use self::key::TargetRef;
+use self::lifetime::Policy;
+use self::stats::Counters;
+use crate::clock::Clock;
+use crate::credentials::CredentialsProvider;
+use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams};
 
-/// A cached, cheap-to-clone source of IAM tokens.
+/// After a refresh ahead fails, the next attempt for that key waits this
+/// long (callers keep getting the still-valid token meanwhile).
+pub const REFRESH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Hands out IAM tokens for new connections, from a cache (see the
+/// [module docs](self)).
+///
+/// Cheap to clone (clones share one cache), `Send + Sync`. `Debug` shows the
+/// settings and counters, never a token.
 #[derive(Clone)]
 pub struct TokenProvider {
     inner: Arc<Inner>,
 }
 
+/// What clones of a provider share.
 struct Inner {
     credentials: CredentialsProvider,
-    lifetime: Duration,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<RdsTokenParams, AuthToken>>,
-    minted: AtomicU64,
-    hits: AtomicU64,
-    invalidations: AtomicU64,
-    failures: AtomicU64,
+    policy: Policy,
+    cache: Cache,
+    counters: Counters,
+    /// The background refresher, stopped when the provider goes.
+    background: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
-/// Builds a [`TokenProvider`].
-pub struct TokenProviderBuilder {
-    credentials: CredentialsProvider,
-    lifetime: Duration,
-    clock: Arc<dyn Clock>,
-}
-
-impl TokenProviderBuilder {
-    /// How long a token is reused (default [`DEFAULT_LIFETIME`]; zero: never reused).
-    pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
-        self
-    }
-
-    /// The clock tokens are signed and aged by (default: the system clock).
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// The provider.
-    pub fn build(self) -> TokenProvider {
-        TokenProvider {
-            inner: Arc::new(Inner {
-                credentials: self.credentials,
-                lifetime: self.lifetime,
-                clock: self.clock,
-                cache: Mutex::new(HashMap::new()),
-                minted: AtomicU64::new(0),
-                hits: AtomicU64::new(0),
-                invalidations: AtomicU64::new(0),
-                failures: AtomicU64::new(0),
-            }),
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let task = self
+            .background
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
         }
     }
 }
 
-/// A token and where it came from.
-#[derive(Debug, Clone)]
-pub struct ProvidedToken {
-    token: AuthToken,
-    from_cache: bool,
-}
-
-impl ProvidedToken {
-    /// The token.
-    pub fn token(&self) -> &AuthToken {
-        &self.token
-    }
-
-    /// Whether the token was signed earlier and reused (rather than minted for this call).
-    pub fn from_cache(&self) -> bool {
-        self.from_cache
-    }
-}
-
-/// Counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ProviderStats {
-    /// Tokens signed.
-    pub minted: u64,
-    /// Tokens served from the cache.
-    pub hits: u64,
-    /// Cached tokens dropped by callers.
-    pub invalidations: u64,
-    /// Failed attempts to get a token.
-    pub failures: u64,
-}
-
-/// No token could be had.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProviderError {
-    /// The AWS credentials could not be loaded.
-    #[error("no AWS credentials to sign the IAM token with")]
-    Credentials(#[source] CredentialsError),
-    /// The token could not be signed.
-    #[error("the IAM token could not be signed")]
-    Sign(#[source] TokenError),
-}
-
 impl TokenProvider {
-    /// A provider with the default lifetime and the system clock.
+    /// A provider with the defaults (870 s lifetime, 30 s margin, refresh
+    /// after 2/3, the system clock), signing with `credentials`.
     pub fn new(credentials: CredentialsProvider) -> Self {
         Self::builder(credentials).build()
     }
 
-    /// A builder.
+    /// A builder, to set the lifetime, margin, refresh-ahead, bounds or clock.
     pub fn builder(credentials: CredentialsProvider) -> TokenProviderBuilder {
-        TokenProviderBuilder {
-            credentials,
-            lifetime: DEFAULT_LIFETIME,
-            clock: Arc::new(SystemClock),
-        }
+        TokenProviderBuilder::new(credentials)
     }
 
-    /// A valid token for `params`.
+    /// A token for a new connection to `params`: the cached one while it may
+    /// be handed out, otherwise a freshly signed one (one signing for all
+    /// concurrent callers of the key).
+    ///
+    /// # Errors
+    ///
+    /// [`ProviderError`] when no valid token is cached and none can be
+    /// signed: credentials cannot be loaded, the parameters cannot be signed
+    /// for, or the only credentials expire within the margin.
     pub async fn token(&self, params: &RdsTokenParams) -> Result<ProvidedToken, ProviderError> {
-        let inner = &*self.inner;
-        let now = inner.clock.now();
-        if let Some(token) = inner.cache().get(params)
-            && usable(token, inner.lifetime, now)
-        {
-            inner.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(ProvidedToken {
-                token: token.clone(),
-                from_cache: true,
-            });
-        }
-        let token = self.mint(params).await.inspect_err(|_| {
-            inner.failures.fetch_add(1, Ordering::Relaxed);
-        })?;
-        inner.minted.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(target: "rds_iam::provider", endpoint = token.endpoint(), "minted an IAM token");
-        if !inner.lifetime.is_zero() {
-            inner.cache().insert(params.clone(), token.clone());
-        }
-        Ok(ProvidedToken {
-            token,
-            from_cache: false,
-        })
+        self.inner.provide(TargetRef::Rds(params)).await
     }
 
-    async fn mint(&self, params: &RdsTokenParams) -> Result<AuthToken, ProviderError> {
-        let credentials = self
-            .inner
-            .credentials
-            .credentials()
-            .await
-            .map_err(ProviderError::Credentials)?;
-        sign_rds_token(params, &credentials, self.inner.clock.now()).map_err(ProviderError::Sign)
+    /// A token for an Aurora DSQL cluster, cached as [`token`](Self::token)
+    /// does (the key includes the action and the token expiry; a token is
+    /// reused for at most the provider's lifetime).
+    ///
+    /// # Errors
+    ///
+    /// As [`token`](Self::token).
+    pub async fn dsql_token(
+        &self,
+        params: &DsqlTokenParams,
+    ) -> Result<ProvidedToken, ProviderError> {
+        self.inner.provide(TargetRef::Dsql(params)).await
     }
 
-    /// Forget `token` for `params` (a login with it was rejected): the next call mints a new
-    /// one. A token that is no longer the cached one is left alone. Returns whether it was
-    /// dropped.
+    /// Drop `token` from the cache if it is still the one cached for
+    /// `params`, so that the next call signs a new one. Returns whether it
+    /// was dropped (false: it was replaced already, or never cached).
+    ///
+    /// For a connector that saw a login rejected with a token that
+    /// [came from the cache](ProvidedToken::from_cache).
     pub fn invalidate(&self, params: &RdsTokenParams, token: &AuthToken) -> bool {
-        let mut cache = self.inner.cache();
-        if cache.get(params) == Some(token) {
-            cache.remove(params);
-            self.inner.invalidations.fetch_add(1, Ordering::Relaxed);
-            true
-        } else {
-            false
-        }
+        self.inner.invalidate(TargetRef::Rds(params), token)
     }
 
-    /// The counters so far.
+    /// [`invalidate`](Self::invalidate) for a DSQL token.
+    pub fn invalidate_dsql(&self, params: &DsqlTokenParams, token: &AuthToken) -> bool {
+        self.inner.invalidate(TargetRef::Dsql(params), token)
+    }
+
+    /// The counters so far, and the number of keys cached.
     pub fn stats(&self) -> ProviderStats {
-        ProviderStats {
-            minted: self.inner.minted.load(Ordering::Relaxed),
-            hits: self.inner.hits.load(Ordering::Relaxed),
-            invalidations: self.inner.invalidations.load(Ordering::Relaxed),
-            failures: self.inner.failures.load(Ordering::Relaxed),
-        }
+        self.inner.counters.snapshot(self.inner.cache.len())
     }
-}
 
-impl Inner {
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<RdsTokenParams, AuthToken>> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    /// How long a token is reused after it is signed.
+    pub fn lifetime(&self) -> Duration {
+        self.inner.policy.lifetime
     }
-}
 
-fn usable(token: &AuthToken, lifetime: Duration, now: SystemTime) -> bool {
-    let end = (token.signed_at() + lifetime).min(token.valid_until());
-    end.checked_sub(MARGIN).is_some_and(|last| now < last)
+    /// The credentials the provider signs with.
+    pub fn credentials(&self) -> &CredentialsProvider {
+        &self.inner.credentials
+    }
 }
 
 impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
         f.debug_struct("TokenProvider")
-            .field("lifetime", &self.inner.lifetime)
+            .field("credentials", &inner.credentials.source_label())
+            .field("lifetime", &inner.policy.lifetime)
+            .field("margin", &inner.policy.margin)
+            .field("refresh_ahead", &inner.policy.refresh_ahead)
+            .field("clock", &inner.clock)
             .field("stats", &self.stats())
-            .finish_non_exhaustive()
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<TokenProvider>();
+        check::<ProvidedToken>();
+        check::<ProviderError>();
     }
 }

@@ -39,6 +39,7 @@ mod redact;
 mod sign;
 
 pub use auth_token::AuthToken;
+pub(crate) use date::Rfc3339;
 pub use error::TokenError;
 pub use params::{DsqlAction, DsqlTokenParams, RdsTokenParams};
 pub use redact::RedactedUrl;

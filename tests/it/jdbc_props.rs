@@ -110,7 +110,7 @@ fn typed_param(postgres: bool) -> BoxedStrategy<(String, String)> {
         "[a-z][a-z0-9-]{0,20}\\.[a-z]{2,6}".prop_map(|v| ("iamHost".to_owned(), v)),
         (1u16..).prop_map(|p| ("iamDefaultPort".to_owned(), p.to_string())),
         "[a-z]{2,4}-[a-z]{3,9}-[1-9]".prop_map(|v| ("iamRegion".to_owned(), v)),
-        (1u64..=900).prop_map(|s| ("iamExpiration".to_owned(), s.to_string())),
+        (0u64..=900).prop_map(|s| ("iamExpiration".to_owned(), s.to_string())),
         (0u64..100_000).prop_map(|s| ("connectTimeout".to_owned(), s.to_string())),
     ];
     if postgres {

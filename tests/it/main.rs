@@ -5,6 +5,7 @@ mod ca_bundles;
 mod credentials;
 mod jdbc_props;
 mod jdbc_urls;
+mod provider;
 mod rds_hosts;
 mod support;
 mod token_cli;
