@@ -116,8 +116,9 @@ macro_rules! shared_setters {
         }
 
         /// Where tokens come from. Default: a provider over the default AWS credentials chain
-        /// ([`CredentialsConfig::default_chain`](crate::credentials::CredentialsConfig::default_chain)).
-        /// Share one provider between connectors to share its cache.
+        /// ([`CredentialsConfig::default_chain`](crate::credentials::CredentialsConfig::default_chain))
+        /// reusing tokens for the URL's `iamExpiration` (default 870 s). A provider given here
+        /// keeps its own lifetime. Share one provider between connectors to share its cache.
         pub fn token_provider(mut self, tokens: $crate::provider::TokenProvider) -> Self {
             self.tokens = Some(tokens);
             self
@@ -127,17 +128,70 @@ macro_rules! shared_setters {
 
 pub(crate) use shared_setters;
 
-/// The given token provider, or one over the default AWS credentials chain.
+/// The given token provider, or one over the default AWS credentials chain with the URL's
+/// `iamExpiration` as its lifetime.
 pub(crate) async fn tokens_or_default(
     tokens: Option<crate::provider::TokenProvider>,
+    settings: &Settings,
 ) -> Result<crate::provider::TokenProvider, ConnectError> {
     match tokens {
-        Some(tokens) => Ok(tokens),
+        Some(tokens) => {
+            if settings.iam_expiration.is_some() {
+                tracing::debug!(
+                    target: "rds_iam::connect",
+                    "iamExpiration ignored: the token provider given keeps its own lifetime"
+                );
+            }
+            Ok(tokens)
+        }
         None => {
             let credentials = crate::credentials::CredentialsConfig::default_chain()
                 .build()
                 .await?;
-            Ok(crate::provider::TokenProvider::new(credentials))
+            Ok(provider_for(credentials, settings))
         }
+    }
+}
+
+/// A provider over `credentials` with the settings' `iamExpiration` as its lifetime.
+fn provider_for(
+    credentials: crate::credentials::CredentialsProvider,
+    settings: &Settings,
+) -> crate::provider::TokenProvider {
+    let mut builder = crate::provider::TokenProvider::builder(credentials);
+    if let Some(lifetime) = settings.iam_expiration {
+        builder = builder.lifetime(lifetime);
+    }
+    builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_credential_types::Credentials;
+
+    use super::*;
+    use crate::credentials::CredentialsConfig;
+    use crate::jdbc::{Engine, JdbcUrl};
+    use crate::provider::DEFAULT_LIFETIME;
+
+    #[tokio::test]
+    async fn the_default_provider_reuses_tokens_for_iam_expiration() {
+        let credentials = || async {
+            CredentialsConfig::static_credentials(Credentials::new("AKID", "s", None, None, "t"))
+                .build()
+                .await
+                .unwrap()
+        };
+        let settings = |query: &str| {
+            let url =
+                JdbcUrl::parse(&format!("jdbc:aws-wrapper:postgresql://h/d?{query}")).unwrap();
+            Settings::from_url(&url, "PgConnector", &[Engine::Postgresql]).unwrap()
+        };
+        let with = provider_for(credentials().await, &settings("iamExpiration=600"));
+        assert_eq!(with.lifetime(), Duration::from_secs(600));
+        let without = provider_for(credentials().await, &settings("user=u"));
+        assert_eq!(without.lifetime(), DEFAULT_LIFETIME);
     }
 }

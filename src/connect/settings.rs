@@ -26,6 +26,8 @@ pub(crate) struct Settings {
     pub(crate) mode: TlsMode,
     pub(crate) trust: TrustConfig,
     pub(crate) connect_timeout: Option<Duration>,
+    /// `iamExpiration`: the lifetime of the default token provider.
+    pub(crate) iam_expiration: Option<Duration>,
     /// The URL's other parameters, for the engine's pass-through.
     pub(crate) params: Vec<(String, String)>,
 }
@@ -43,6 +45,7 @@ impl Settings {
             mode: TlsMode::VerifyFull,
             trust: TrustConfig::new(),
             connect_timeout: None,
+            iam_expiration: None,
             params: Vec::new(),
         }
     }
@@ -88,6 +91,7 @@ impl Settings {
             mode: tls.mode(),
             trust,
             connect_timeout: url.connect_timeout().filter(|d| !d.is_zero()),
+            iam_expiration: url.iam_expiration(),
             params: url.extra_params().to_vec(),
         })
     }

@@ -47,7 +47,9 @@
 //! # Timeouts and other parameters
 //!
 //! `connectTimeout` (milliseconds, as MySQL Connector/J reads it) limits each host's
-//! connection and login. Other URL parameters are ignored (logged at debug level).
+//! connection and login. `iamExpiration` sets how long the default token provider reuses a
+//! token (a provider given to the builder keeps its own). Other URL parameters are ignored
+//! (logged at debug level).
 //!
 //! # Never log the options
 //!
@@ -272,7 +274,7 @@ impl MySqlConnectorBuilder {
             tracing::debug!(target: "rds_iam::mysql", parameter = %key, "URL parameter ignored");
         }
         let bundle = load_bundle(&self.settings).await?;
-        let tokens = tokens_or_default(self.tokens).await?;
+        let tokens = tokens_or_default(self.tokens, &self.settings).await?;
         let opts = targets
             .iter()
             .map(|target| base_opts(target, &self.settings, &bundle))

@@ -49,6 +49,8 @@
 //! and leaves `connectTimeout` to the TCP connection. Passed through to tokio-postgres:
 //! `ApplicationName`, `options`, `currentSchema` (as `-c search_path=...`), `tcpKeepAlive`,
 //! `targetServerType` (`any`, `primary`, `secondary`). Other parameters are ignored.
+//! `iamExpiration` sets how long the default token provider reuses a token (a provider given
+//! to the builder keeps its own).
 //!
 //! # A rejected login
 //!
@@ -386,7 +388,7 @@ impl PgConnectorBuilder {
             (None, None) => None,
         };
         let (bundle, tls) = tls_setup(&self.settings).await?;
-        let tokens = tokens_or_default(self.tokens).await?;
+        let tokens = tokens_or_default(self.tokens, &self.settings).await?;
         tracing::debug!(
             target: "rds_iam::postgres",
             hosts = targets.len(),
