@@ -58,9 +58,9 @@ pub enum ConnectError {
         user: String,
         /// The endpoint the token is for (`host:port`).
         endpoint: String,
-        /// The provider's error.
+        /// The provider's error (boxed: it is large).
         #[source]
-        source: ProviderError,
+        source: Box<ProviderError>,
     },
     /// The server could not be reached.
     #[error(

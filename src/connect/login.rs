@@ -107,7 +107,7 @@ async fn get_token(
         .map_err(|source| ConnectError::Token {
             user: target.token.user.clone(),
             endpoint: format!("{}:{}", target.token.host, target.token.port),
-            source,
+            source: Box::new(source),
         })?;
     Ok((provided.token().clone(), provided.from_cache()))
 }
