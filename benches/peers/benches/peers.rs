@@ -15,6 +15,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use criterion::{Criterion, criterion_group, criterion_main};
+use rds_iam::credentials::CredentialsConfig;
+use rds_iam::provider::TokenProvider;
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use rds_iam_peers::{Target, ready, same_parameters, sdk_generator, sdk_token};
 
@@ -89,6 +91,39 @@ fn bench_peers(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    // Issue 4's target: a token for a new connection in steady state. The SDK signs every
+    // time; rds-iam's provider hands out its cached token (static credentials, real clock;
+    // a run lasts far less than the 560 s after which a refresh ahead would start).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let _entered = runtime.enter();
+    let (_, credentials) = &cases[0];
+    let (generator, sdk_config) = sdk_generator(&target, credentials, at);
+    let provider = TokenProvider::new(
+        runtime
+            .block_on(CredentialsConfig::static_credentials(credentials.clone()).build())
+            .expect("static credentials"),
+    );
+    let first = runtime
+        .block_on(provider.token(&params))
+        .expect("the provider signs");
+    let again = ready(provider.token(&params)).expect("a cache hit");
+    assert!(again.from_cache(), "the second token comes from the cache");
+    assert_eq!(first.expose(), again.expose());
+
+    let mut group = c.benchmark_group("new_connection_token");
+    group.bench_function("aws_sdk_rds", |b| {
+        b.iter(|| {
+            ready(black_box(&generator).auth_token(black_box(&sdk_config)))
+                .expect("the SDK generator signs")
+        })
+    });
+    group.bench_function("rds_iam_provider", |b| {
+        b.iter(|| ready(black_box(&provider).token(black_box(&params))).expect("a cache hit"))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench_peers);
