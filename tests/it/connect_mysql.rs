@@ -12,16 +12,13 @@
 //! plaintext.
 
 use std::fs;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 use rds_iam::clock::ManualClock;
 use rds_iam::connect::ConnectError;
-use rds_iam::credentials::CredentialsConfig;
 use rds_iam::emulator::{
     Emulator, EmulatorConfig, Engine, LoginOutcome, Rejection, RunningEmulator,
 };
@@ -30,80 +27,13 @@ use rds_iam::mysql::MySqlConnector;
 use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
-use rds_iam::token::{RdsTokenParams, sign_rds_token};
 
-use crate::support::ca::TestCa;
+use crate::support::iam::{
+    ENDPOINT_HOST, REGION, bundle_with, credentials, provider, t0, token_at_t0, unrelated_cas,
+};
 use crate::support::mariadb::{self, MariaDbOptions, MariaDbServer, UserAuth};
 
-const ENDPOINT_HOST: &str = "mydb.cluster-abc123.us-east-1.rds.amazonaws.com";
 const ENDPOINT_PORT: u16 = 3306;
-const REGION: &str = "us-east-1";
-const ACCESS_KEY_ID: &str = "AKIDCONNECTORTEST";
-const SECRET_ACCESS_KEY: &str = "connector/test/secret/access/key";
-/// 2025-01-01T00:00:00Z.
-const T0: u64 = 1_735_689_600;
-
-fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(T0)
-}
-
-fn credentials() -> Credentials {
-    Credentials::new(
-        ACCESS_KEY_ID,
-        SECRET_ACCESS_KEY,
-        None,
-        None,
-        "connector-test",
-    )
-}
-
-async fn provider(clock: &ManualClock) -> TokenProvider {
-    let credentials = CredentialsConfig::static_credentials(credentials())
-        .clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
-    TokenProvider::builder(credentials)
-        .clock(clock.clone())
-        .build()
-}
-
-/// The token the connector will present for these parameters at [`T0`].
-fn token_at_t0(host: &str, port: u16, user: &str) -> String {
-    sign_rds_token(
-        &RdsTokenParams::new(host, port, user, REGION),
-        &credentials(),
-        t0(),
-    )
-    .unwrap()
-    .into_exposed()
-}
-
-fn unrelated_cas(n: usize) -> String {
-    (0..n)
-        .map(|i| {
-            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, format!("unrelated CA {i}"));
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params
-                .self_signed(&rcgen::KeyPair::generate().unwrap())
-                .unwrap()
-                .pem()
-        })
-        .collect()
-}
-
-fn write_bundle(dir: &Path, ca: &TestCa) -> std::path::PathBuf {
-    let path = dir.join("bundle.pem");
-    fs::write(
-        &path,
-        format!("{}{}{}", unrelated_cas(60), ca.ca_pem(), unrelated_cas(60)),
-    )
-    .unwrap();
-    path
-}
 
 fn my_url(host: &str, port: u16, user: &str, query: &str) -> JdbcUrl {
     JdbcUrl::parse(&format!(
@@ -153,7 +83,7 @@ async fn a_ca_from_a_bundle_of_121_certificates_verifies_the_server() {
     let token = token_at_t0("localhost", db.port(), user);
     db.create_user(user, UserAuth::NativePassword(&token)).await;
     let dir = tempfile::tempdir().unwrap();
-    let bundle = write_bundle(dir.path(), mariadb::shared_ca());
+    let bundle = bundle_with(dir.path(), mariadb::shared_ca());
 
     let clock = ManualClock::new(t0());
     let url = my_url(

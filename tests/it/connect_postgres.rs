@@ -12,14 +12,11 @@
 //! retry when a cached token is rejected.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use rds_iam::clock::ManualClock;
 use rds_iam::connect::ConnectError;
-use rds_iam::credentials::CredentialsConfig;
 use rds_iam::emulator::{
     Emulator, EmulatorConfig, Engine, LoginOutcome, Rejection, RunningEmulator,
 };
@@ -28,83 +25,14 @@ use rds_iam::postgres::PgConnector;
 use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
-use rds_iam::token::{RdsTokenParams, sign_rds_token};
 
-use crate::support::ca::TestCa;
+use crate::support::iam::{
+    ENDPOINT_HOST, REGION, bundle_with, credentials, provider, t0, token_at_t0, unrelated_cas,
+};
 use crate::support::logs::LogCapture;
 use crate::support::postgres::{self, HbaMethod, PgOptions, PgServer, RoleAuth};
 
-const ENDPOINT_HOST: &str = "mydb.cluster-abc123.us-east-1.rds.amazonaws.com";
 const ENDPOINT_PORT: u16 = 5432;
-const REGION: &str = "us-east-1";
-const ACCESS_KEY_ID: &str = "AKIDCONNECTORTEST";
-const SECRET_ACCESS_KEY: &str = "connector/test/secret/access/key";
-/// 2025-01-01T00:00:00Z.
-const T0: u64 = 1_735_689_600;
-
-fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(T0)
-}
-
-fn credentials() -> Credentials {
-    Credentials::new(
-        ACCESS_KEY_ID,
-        SECRET_ACCESS_KEY,
-        None,
-        None,
-        "connector-test",
-    )
-}
-
-async fn provider(clock: &ManualClock) -> TokenProvider {
-    let credentials = CredentialsConfig::static_credentials(credentials())
-        .clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
-    TokenProvider::builder(credentials)
-        .clock(clock.clone())
-        .build()
-}
-
-/// The token the connector will present for these parameters at [`T0`].
-fn token_at_t0(host: &str, port: u16, user: &str) -> String {
-    sign_rds_token(
-        &RdsTokenParams::new(host, port, user, REGION),
-        &credentials(),
-        t0(),
-    )
-    .unwrap()
-    .into_exposed()
-}
-
-/// `n` unrelated self-signed CA certificates as PEM.
-fn unrelated_cas(n: usize) -> String {
-    (0..n)
-        .map(|i| {
-            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, format!("unrelated CA {i}"));
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params
-                .self_signed(&rcgen::KeyPair::generate().unwrap())
-                .unwrap()
-                .pem()
-        })
-        .collect()
-}
-
-/// A bundle file: 60 unrelated CAs, `ca`, 60 more.
-fn bundle_with(dir: &Path, ca: &TestCa) -> PathBuf {
-    let path = dir.join("bundle.pem");
-    fs::write(
-        &path,
-        format!("{}{}{}", unrelated_cas(60), ca.ca_pem(), unrelated_cas(60)),
-    )
-    .unwrap();
-    path
-}
 
 /// The log line PostgreSQL writes when a password it received is wrong.
 fn auth_failure_line(user: &str) -> String {

@@ -6,6 +6,7 @@
 
 pub mod ca;
 pub mod http;
+pub mod iam;
 pub mod logs;
 #[cfg(feature = "mysql")]
 pub mod mariadb;

@@ -1,0 +1,92 @@
+//! What the connector tests share: one emulated endpoint's signing identity, a fixed signing
+//! instant, a token provider on a manual clock, and CA bundles with many certificates.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use rds_iam::clock::ManualClock;
+use rds_iam::credentials::CredentialsConfig;
+use rds_iam::provider::TokenProvider;
+use rds_iam::token::{RdsTokenParams, sign_rds_token};
+
+use super::ca::TestCa;
+
+/// The RDS name the tests sign for and verify.
+pub const ENDPOINT_HOST: &str = "mydb.cluster-abc123.us-east-1.rds.amazonaws.com";
+/// The region the tests sign in.
+pub const REGION: &str = "us-east-1";
+/// The access key the emulators are configured with.
+pub const ACCESS_KEY_ID: &str = "AKIDCONNECTORTEST";
+/// Its secret.
+pub const SECRET_ACCESS_KEY: &str = "connector/test/secret/access/key";
+/// 2025-01-01T00:00:00Z.
+pub const T0: u64 = 1_735_689_600;
+
+/// [`T0`] as a time.
+pub fn t0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0)
+}
+
+/// The static credentials every connector test signs with.
+pub fn credentials() -> Credentials {
+    Credentials::new(
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        None,
+        None,
+        "connector-test",
+    )
+}
+
+/// A token provider over [`credentials`] driven by `clock`.
+pub async fn provider(clock: &ManualClock) -> TokenProvider {
+    let credentials = CredentialsConfig::static_credentials(credentials())
+        .clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+    TokenProvider::builder(credentials)
+        .clock(clock.clone())
+        .build()
+}
+
+/// The token the connector will present for these parameters at [`T0`].
+pub fn token_at_t0(host: &str, port: u16, user: &str) -> String {
+    sign_rds_token(
+        &RdsTokenParams::new(host, port, user, REGION),
+        &credentials(),
+        t0(),
+    )
+    .unwrap()
+    .into_exposed()
+}
+
+/// `n` unrelated self-signed CA certificates as PEM.
+pub fn unrelated_cas(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, format!("unrelated CA {i}"));
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .self_signed(&rcgen::KeyPair::generate().unwrap())
+                .unwrap()
+                .pem()
+        })
+        .collect()
+}
+
+/// A bundle file: 60 unrelated CAs, `ca`, 60 more.
+pub fn bundle_with(dir: &Path, ca: &TestCa) -> PathBuf {
+    let path = dir.join("bundle.pem");
+    fs::write(
+        &path,
+        format!("{}{}{}", unrelated_cas(60), ca.ca_pem(), unrelated_cas(60)),
+    )
+    .unwrap();
+    path
+}
