@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use mysql_async::prelude::Queryable;
@@ -19,72 +19,28 @@ use rds_iam::emulator::{
     Rejection, RunningEmulator,
 };
 use rds_iam::secret::Password;
-use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
+use crate::support::iam::{
+    ACCESS_KEY_ID, Claim, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials, t0,
+};
 use crate::support::logs::LogCapture;
 use crate::support::mariadb::{self, MariaDbServer, UserAuth};
 
-/// The RDS endpoint the emulator pretends to be (dialled as 127.0.0.1).
-const ENDPOINT_HOST: &str = "mydb.cluster-abc123.us-east-1.rds.amazonaws.com";
+/// The RDS endpoint the emulator pretends to be (dialled as 127.0.0.1): [`ENDPOINT_HOST`] and
+/// this port.
 const ENDPOINT_PORT: u16 = 3306;
-const REGION: &str = "us-east-1";
-const ACCESS_KEY_ID: &str = "AKIDEMULATORTEST";
-const SECRET_ACCESS_KEY: &str = "emulator/test/secret/access/key";
-/// The emulator's clock and the signing time: 2025-01-01T00:00:00Z.
-const T0: u64 = 1_735_689_600;
 
-fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(T0)
-}
-
-fn credentials() -> Credentials {
-    Credentials::new(
-        ACCESS_KEY_ID,
-        SECRET_ACCESS_KEY,
-        None,
-        None,
-        "emulator-test",
-    )
-}
-
-/// What a token is signed for.
-#[derive(Clone)]
-struct Claim {
-    host: String,
-    port: u16,
-    user: String,
-    region: String,
-    credentials: Credentials,
-    at: SystemTime,
-}
-
-impl Claim {
-    fn for_user(user: &str) -> Self {
-        Self {
-            host: ENDPOINT_HOST.to_owned(),
-            port: ENDPOINT_PORT,
-            user: user.to_owned(),
-            region: REGION.to_owned(),
-            credentials: credentials(),
-            at: t0(),
-        }
-    }
+/// A valid claim for `user` at the emulated endpoint.
+fn claim(user: &str) -> Claim {
+    Claim::for_endpoint(ENDPOINT_PORT, user)
 }
 
 /// A token for `claim`, from the crate's own signer.
 fn token(claim: &Claim) -> String {
-    let params = RdsTokenParams {
-        host: claim.host.clone(),
-        port: claim.port,
-        user: claim.user.clone(),
-        region: claim.region.clone(),
-    };
-    sign_rds_token(&params, &claim.credentials, claim.at)
-        .expect("sign a token")
-        .into_exposed()
+    claim.token()
 }
 
 /// An emulator in front of the shared MariaDB, on a manual clock at [`T0`].
@@ -233,7 +189,7 @@ async fn token_login_reaches_the_real_backend() {
     let user = "emu_my_alice";
     user_with_data(h.db, user, "emu_my_alice_db").await;
     let mut conn = Conn::new(Opts::from(
-        h.opts(user, &token(&Claim::for_user(user)))
+        h.opts(user, &token(&claim(user)))
             .db_name(Some("emu_my_alice_db")),
     ))
     .await
@@ -298,10 +254,7 @@ async fn user_names_that_need_percent_encoding() {
     let h = harness().await;
     for user in ["emu my+ci@corp", "emu/é;&=ü"] {
         h.db.create_user(user, UserAuth::NoPassword).await;
-        let mut conn = h
-            .connect(user, &token(&Claim::for_user(user)))
-            .await
-            .unwrap();
+        let mut conn = h.connect(user, &token(&claim(user))).await.unwrap();
         let current: String = conn
             .query_first("SELECT CURRENT_USER()")
             .await
@@ -320,7 +273,7 @@ async fn mariadb_client_logs_in_with_a_token_and_verified_tls() {
     let out = h
         .mariadb_cli(
             user,
-            &token(&Claim::for_user(user)),
+            &token(&claim(user)),
             true,
             "SELECT CURRENT_USER(), @@port, body, @@collation_connection \
              FROM emu_my_cli_db.notes",
@@ -345,7 +298,7 @@ async fn mariadb_client_logs_in_with_a_token_and_verified_tls() {
     // A token 16 minutes old: the client shows the RDS error.
     h.clock.advance(Duration::from_secs(16 * 60));
     let out = h
-        .mariadb_cli(user, &token(&Claim::for_user(user)), true, "SELECT 1")
+        .mariadb_cli(user, &token(&claim(user)), true, "SELECT 1")
         .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -360,7 +313,7 @@ async fn mariadb_client_logs_in_with_a_token_and_verified_tls() {
     // Without TLS it is refused before it is asked for the token.
     h.clock.set(t0());
     let out = h
-        .mariadb_cli(user, &token(&Claim::for_user(user)), false, "SELECT 1")
+        .mariadb_cli(user, &token(&claim(user)), false, "SELECT 1")
         .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -378,14 +331,14 @@ async fn login_decisions_are_logged_without_the_token() {
     let h = harness().await;
     let user = "emu_my_logged";
     h.db.create_user(user, UserAuth::NoPassword).await;
-    let good = token(&Claim::for_user(user));
+    let good = token(&claim(user));
     h.connect(user, &good)
         .await
         .unwrap()
         .disconnect()
         .await
         .unwrap();
-    let for_other = token(&Claim::for_user("emu_my_someone_else"));
+    let for_other = token(&claim("emu_my_someone_else"));
     h.connect(user, &for_other).await.unwrap_err();
     drop(h);
 
@@ -416,10 +369,7 @@ async fn backend_password_is_used_with_mysql_native_password() {
     let h = harness_with(|b| b.backend_password(Password::new("backend secret"))).await;
     h.db.create_user(user, UserAuth::NativePassword("backend secret"))
         .await;
-    let mut conn = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap();
+    let mut conn = h.connect(user, &token(&claim(user))).await.unwrap();
     let current: String = conn
         .query_first("SELECT CURRENT_USER()")
         .await
@@ -432,7 +382,7 @@ async fn backend_password_is_used_with_mysql_native_password() {
     // and its own error reaches the client.
     let no_password = harness().await;
     let err = no_password
-        .connect(user, &token(&Claim::for_user(user)))
+        .connect(user, &token(&claim(user)))
         .await
         .unwrap_err();
     let e = server_error(&err);
@@ -458,7 +408,7 @@ async fn every_login_can_map_to_one_backend_user() {
         .await;
     // The IAM user need not exist on the backend.
     let mut conn = h
-        .connect("iam_only_user", &token(&Claim::for_user("iam_only_user")))
+        .connect("iam_only_user", &token(&claim("iam_only_user")))
         .await
         .unwrap();
     let current: String = conn
@@ -477,7 +427,7 @@ async fn unknown_database_gets_the_backend_error() {
     let user = "emu_my_nodb";
     h.db.create_user(user, UserAuth::NoPassword).await;
     let err = Conn::new(Opts::from(
-        h.opts(user, &token(&Claim::for_user(user)))
+        h.opts(user, &token(&claim(user)))
             .db_name(Some("emu_no_such_database")),
     ))
     .await
@@ -499,7 +449,7 @@ async fn bad_tokens_are_refused_like_rds_with_the_reason_recorded() {
     let h = harness().await;
     let user = "emu_my_bob";
     h.db.create_user(user, UserAuth::NoPassword).await;
-    let good = Claim::for_user(user);
+    let good = claim(user);
     let tampered = {
         let t = token(&good);
         let (head, sig) = t.split_at(t.len() - 1);
@@ -624,7 +574,7 @@ async fn session_token_must_match_when_configured() {
     h.db.create_user(user, UserAuth::NoPassword).await;
     let claim = Claim {
         credentials: with_session,
-        ..Claim::for_user(user)
+        ..claim(user)
     };
     h.connect(user, &token(&claim))
         .await
@@ -656,14 +606,8 @@ async fn kill_query_from_another_session_reaches_the_backend() {
     let user = "emu_my_killer";
     h.db.create_user(user, UserAuth::NoPassword).await;
     // KILL of one's own sessions needs no privilege beyond being the same user.
-    let mut sleeper = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap();
-    let mut killer = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap();
+    let mut sleeper = h.connect(user, &token(&claim(user))).await.unwrap();
+    let mut killer = h.connect(user, &token(&claim(user))).await.unwrap();
     let id = sleeper.id();
     let sleeping =
         tokio::spawn(async move { sleeper.query_drop("SELECT SLEEP(60)").await.unwrap_err() });
@@ -738,7 +682,7 @@ async fn a_password_sent_in_plaintext_anyway_is_counted() {
     let h = harness().await;
     let mut stream = TcpStream::connect(h.emulator.local_addr()).await.unwrap();
     let greeting = raw_greeting(&mut stream).await;
-    let token = token(&Claim::for_user("careless"));
+    let token = token(&claim("careless"));
     let mut auth = token.into_bytes();
     auth.push(0);
     let capabilities = greeting.capabilities()
@@ -779,10 +723,7 @@ async fn unreachable_backend_is_a_clear_error() {
     drop(closed);
     let h = harness_with(|b| b.backend(backend)).await;
     let user = "emu_my_nobackend";
-    let err = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap_err();
+    let err = h.connect(user, &token(&claim(user))).await.unwrap_err();
     let e = server_error(&err);
     // Sent before the client's handshake response, so without a SQLSTATE (as servers do).
     assert_eq!((e.code, e.state.as_str()), (1043, "HY000"));

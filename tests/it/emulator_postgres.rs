@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use bytes::BytesMut;
@@ -15,74 +15,30 @@ use rds_iam::emulator::{
     Rejection, RunningEmulator,
 };
 use rds_iam::secret::Password;
-use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
+use crate::support::iam::{
+    ACCESS_KEY_ID, Claim, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials, t0,
+};
 use crate::support::logs::LogCapture;
 use crate::support::postgres::{self, PgServer, RoleAuth};
 
-/// The RDS endpoint the emulator pretends to be (dialled as 127.0.0.1).
-const ENDPOINT_HOST: &str = "mydb.cluster-abc123.us-east-1.rds.amazonaws.com";
+/// The RDS endpoint the emulator pretends to be (dialled as 127.0.0.1): [`ENDPOINT_HOST`] and
+/// this port.
 const ENDPOINT_PORT: u16 = 5432;
-const REGION: &str = "us-east-1";
-const ACCESS_KEY_ID: &str = "AKIDEMULATORTEST";
-const SECRET_ACCESS_KEY: &str = "emulator/test/secret/access/key";
-/// The emulator's clock and the signing time: 2025-01-01T00:00:00Z.
-const T0: u64 = 1_735_689_600;
 
-fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(T0)
-}
-
-fn credentials() -> Credentials {
-    Credentials::new(
-        ACCESS_KEY_ID,
-        SECRET_ACCESS_KEY,
-        None,
-        None,
-        "emulator-test",
-    )
-}
-
-/// What a token is signed for.
-#[derive(Clone)]
-struct Claim {
-    host: String,
-    port: u16,
-    user: String,
-    region: String,
-    credentials: Credentials,
-    at: SystemTime,
-}
-
-impl Claim {
-    fn for_user(user: &str) -> Self {
-        Self {
-            host: ENDPOINT_HOST.to_owned(),
-            port: ENDPOINT_PORT,
-            user: user.to_owned(),
-            region: REGION.to_owned(),
-            credentials: credentials(),
-            at: t0(),
-        }
-    }
+/// A valid claim for `user` at the emulated endpoint.
+fn claim(user: &str) -> Claim {
+    Claim::for_endpoint(ENDPOINT_PORT, user)
 }
 
 /// A token for `claim`, from the crate's own signer.
 fn token(claim: &Claim) -> String {
-    let params = RdsTokenParams {
-        host: claim.host.clone(),
-        port: claim.port,
-        user: claim.user.clone(),
-        region: claim.region.clone(),
-    };
-    sign_rds_token(&params, &claim.credentials, claim.at)
-        .expect("sign a token")
-        .into_exposed()
+    claim.token()
 }
 
 /// An emulator in front of the shared PostgreSQL, on a manual clock at [`T0`].
@@ -221,10 +177,7 @@ async fn token_login_reaches_the_real_backend() {
     let h = harness().await;
     let user = "emu_iam_alice";
     h.pg.create_role(user, RoleAuth::Default).await;
-    let client = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap();
+    let client = h.connect(user, &token(&claim(user))).await.unwrap();
 
     let row = client
         .query_one("SELECT current_user::text, inet_server_port()", &[])
@@ -268,10 +221,7 @@ async fn user_names_that_need_percent_encoding() {
     let h = harness().await;
     for user in ["emu iam+ci@corp", "emu/é;&=ü"] {
         h.pg.create_role(user, RoleAuth::Default).await;
-        let client = h
-            .connect(user, &token(&Claim::for_user(user)))
-            .await
-            .unwrap();
+        let client = h.connect(user, &token(&claim(user))).await.unwrap();
         let row = client
             .query_one("SELECT current_user::text", &[])
             .await
@@ -287,7 +237,7 @@ async fn startup_parameters_reach_the_backend() {
     h.pg.create_role(user, RoleAuth::Default).await;
     h.pg.create_database("emu_app_db", user).await;
     let client = h
-        .connect_to(user, &token(&Claim::for_user(user)), "emu_app_db")
+        .connect_to(user, &token(&claim(user)), "emu_app_db")
         .await
         .unwrap();
     let row = client
@@ -314,9 +264,9 @@ async fn login_decisions_are_logged_without_the_token() {
     let h = harness().await;
     let user = "emu_iam_logged";
     h.pg.create_role(user, RoleAuth::Default).await;
-    let good = token(&Claim::for_user(user));
+    let good = token(&claim(user));
     h.connect(user, &good).await.unwrap();
-    let for_other = token(&Claim::for_user("emu_someone_else"));
+    let for_other = token(&claim("emu_someone_else"));
     h.connect(user, &for_other).await.unwrap_err();
     drop(h);
 
@@ -349,7 +299,7 @@ async fn psql_logs_in_with_a_token_and_verify_full() {
     let out = h
         .psql(
             user,
-            &token(&Claim::for_user(user)),
+            &token(&claim(user)),
             "verify-full",
             "SELECT current_user || ' ' || inet_server_port()",
         )
@@ -368,12 +318,7 @@ async fn psql_logs_in_with_a_token_and_verify_full() {
     // A bad token: psql shows the RDS error.
     h.clock.advance(Duration::from_secs(16 * 60));
     let out = h
-        .psql(
-            user,
-            &token(&Claim::for_user(user)),
-            "verify-full",
-            "SELECT 1",
-        )
+        .psql(user, &token(&claim(user)), "verify-full", "SELECT 1")
         .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -387,7 +332,7 @@ async fn psql_logs_in_with_a_token_and_verify_full() {
 
     // Without TLS psql is refused before it is asked for a password.
     let out = h
-        .psql(user, &token(&Claim::for_user(user)), "disable", "SELECT 1")
+        .psql(user, &token(&claim(user)), "disable", "SELECT 1")
         .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -402,10 +347,7 @@ async fn backend_password_is_used_with_scram() {
     let h = harness_with(|b| b.backend_password(Password::new("backend secret"))).await;
     h.pg.create_role(user, RoleAuth::Scram("backend secret"))
         .await;
-    let client = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap();
+    let client = h.connect(user, &token(&claim(user))).await.unwrap();
     let row = client
         .query_one("SELECT current_user::text", &[])
         .await
@@ -415,7 +357,7 @@ async fn backend_password_is_used_with_scram() {
     // Without the backend password the token is accepted but the backend refuses.
     let no_password = harness().await;
     let err = no_password
-        .connect(user, &token(&Claim::for_user(user)))
+        .connect(user, &token(&claim(user)))
         .await
         .unwrap_err();
     assert!(err.as_db_error().is_some(), "{err}");
@@ -432,7 +374,7 @@ async fn every_login_can_map_to_one_backend_user() {
     h.pg.create_role(backend_user, RoleAuth::Default).await;
     // The IAM user need not exist on the backend.
     let client = h
-        .connect("iam_only_user", &token(&Claim::for_user("iam_only_user")))
+        .connect("iam_only_user", &token(&claim("iam_only_user")))
         .await
         .unwrap();
     let row = client
@@ -447,10 +389,7 @@ async fn every_login_can_map_to_one_backend_user() {
 async fn unknown_backend_role_gets_the_backend_error() {
     let h = harness().await;
     let user = "emu_no_such_role";
-    let err = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap_err();
+    let err = h.connect(user, &token(&claim(user))).await.unwrap_err();
     let db = err.as_db_error().unwrap();
     assert_eq!(db.code(), &SqlState::INVALID_AUTHORIZATION_SPECIFICATION);
     assert!(db.message().contains(user), "{}", db.message());
@@ -467,7 +406,7 @@ async fn bad_tokens_are_refused_like_rds_with_the_reason_recorded() {
     let h = harness().await;
     let user = "emu_iam_bob";
     h.pg.create_role(user, RoleAuth::Default).await;
-    let good = Claim::for_user(user);
+    let good = claim(user);
     let tampered = {
         let t = token(&good);
         let (head, sig) = t.split_at(t.len() - 1);
@@ -609,7 +548,7 @@ async fn session_token_must_match_when_configured() {
     h.pg.create_role(user, RoleAuth::Default).await;
     let claim = Claim {
         credentials: with_session,
-        ..Claim::for_user(user)
+        ..claim(user)
     };
     h.connect(user, &token(&claim)).await.unwrap();
     assert_eq!(h.last_outcome(), LoginOutcome::Accepted);
@@ -647,10 +586,7 @@ async fn cancel_requests_reach_the_backend() {
     let h = harness().await;
     let user = "emu_iam_cancel";
     h.pg.create_role(user, RoleAuth::Default).await;
-    let client = h
-        .connect(user, &token(&Claim::for_user(user)))
-        .await
-        .unwrap();
+    let client = h.connect(user, &token(&claim(user))).await.unwrap();
     let cancel = client.cancel_token();
     let sleeper = tokio::spawn(async move { client.batch_execute("SELECT pg_sleep(60)").await });
     // Cancel once the backend runs the query (a cancel before that would be a no-op).

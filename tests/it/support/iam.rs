@@ -1,4 +1,4 @@
-//! What the connector tests share: one emulated endpoint's signing identity, a fixed signing
+//! What the connector and emulator tests share: one emulated endpoint's signing identity, a fixed signing
 //! instant, a token provider on a manual clock, and CA bundles with many certificates.
 
 use std::fs;
@@ -61,6 +61,45 @@ pub fn token_at_t0(host: &str, port: u16, user: &str) -> String {
     )
     .unwrap()
     .into_exposed()
+}
+
+/// What a token is signed for (the emulator tests tamper with one field at a time).
+#[derive(Clone)]
+pub struct Claim {
+    /// The signed host.
+    pub host: String,
+    /// The signed port.
+    pub port: u16,
+    /// `DBUser`.
+    pub user: String,
+    /// The signing region.
+    pub region: String,
+    /// The signing credentials.
+    pub credentials: Credentials,
+    /// The signing instant.
+    pub at: SystemTime,
+}
+
+impl Claim {
+    /// A valid claim for `user` at [`ENDPOINT_HOST`]`:port` at [`T0`].
+    pub fn for_endpoint(port: u16, user: &str) -> Self {
+        Self {
+            host: ENDPOINT_HOST.to_owned(),
+            port,
+            user: user.to_owned(),
+            region: REGION.to_owned(),
+            credentials: credentials(),
+            at: t0(),
+        }
+    }
+
+    /// Its token, from the crate's own signer.
+    pub fn token(&self) -> String {
+        let params = RdsTokenParams::new(&self.host, self.port, &self.user, &self.region);
+        sign_rds_token(&params, &self.credentials, self.at)
+            .expect("sign a token")
+            .into_exposed()
+    }
 }
 
 /// `n` unrelated self-signed CA certificates as PEM.
