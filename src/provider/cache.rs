@@ -7,12 +7,13 @@
 //! current token, so a hit is one snapshot load.
 //!
 //! Writers (a new key, a new token, an eviction) copy the shard's table under
-//! the shard's mutex and publish the copy. A key is added once, its token
+//! the shard's mutex, publish the copy and bump the shard's generation, which
+//! tells threads that their [replicas](super::replica) of its slots are stale. A key is added once, its token
 //! changes every few minutes, keys are dropped rarely, and a shard holds a
 //! sixteenth of the keys: the copies are cheap next to what a read lock
 //! would cost every hit (its shared counter bounces between cores).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -43,8 +44,28 @@ type Table = HashTable<Slot>;
 
 struct Shard {
     table: ArcSwap<Table>,
+    /// Tables published so far (bumped after each, under `write`).
+    generation: AtomicU64,
     write: Mutex<()>,
 }
+
+impl Shard {
+    /// Publish `table`, under the `write` lock.
+    fn publish(&self, table: Table) {
+        self.table.store(Arc::new(table));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A slot as read at a generation of its shard.
+pub(crate) struct Found<'a> {
+    pub(crate) slot: &'a Slot,
+    pub(crate) shard: usize,
+    pub(crate) generation: u64,
+}
+
+/// Gives each cache an id of its own (never reused, unlike an address).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What [`Cache::replace`] expects the current token to be.
 #[derive(Clone, Copy)]
@@ -54,6 +75,7 @@ pub(crate) enum Expect<'a> {
 }
 
 pub(crate) struct Cache {
+    id: u64,
     hasher: DefaultHashBuilder,
     shards: Box<[Shard]>,
     len: AtomicUsize,
@@ -64,10 +86,12 @@ pub(crate) struct Cache {
 impl Cache {
     pub(crate) fn new(capacity: usize, max_idle: Duration) -> Self {
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             hasher: DefaultHashBuilder::default(),
             shards: (0..SHARDS)
                 .map(|_| Shard {
                     table: ArcSwap::from_pointee(Table::new()),
+                    generation: AtomicU64::new(0),
                     write: Mutex::new(()),
                 })
                 .collect(),
@@ -82,11 +106,55 @@ impl Cache {
         key.hash_with(&self.hasher)
     }
 
+    /// This cache's id, unique in the process.
     #[inline]
-    fn shard(&self, hash: u64) -> &Shard {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    #[inline]
+    fn shard_index(hash: u64) -> usize {
         // The table uses the low bits (bucket) and the top 7 (tag): pick the
         // shard from the middle so that neither loses entropy.
-        &self.shards[(hash >> 32) as usize % SHARDS]
+        (hash >> 32) as usize % SHARDS
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &Shard {
+        &self.shards[Self::shard_index(hash)]
+    }
+
+    /// The generation of shard `shard`: it changes whenever the shard's
+    /// table does (a slot read at an older generation may be stale).
+    #[inline]
+    pub(crate) fn generation(&self, shard: usize) -> u64 {
+        self.shards[shard].generation.load(Ordering::Acquire)
+    }
+
+    /// Run `f` on the slot for `key`, if there is one, with the generation
+    /// of its shard it was read at (the generation is read first: a slot may
+    /// be newer than its generation says, never older).
+    pub(crate) fn with_found<R>(
+        &self,
+        hash: u64,
+        key: &KeyRef<'_>,
+        f: impl FnOnce(Found<'_>) -> R,
+    ) -> Option<R> {
+        let index = Self::shard_index(hash);
+        let shard = &self.shards[index];
+        let generation = shard.generation.load(Ordering::Acquire);
+        let table = shard.table.load();
+        table
+            .find(hash, |s| {
+                s.entry.hash == hash && s.entry.target.key() == *key
+            })
+            .map(|slot| {
+                f(Found {
+                    slot,
+                    shard: index,
+                    generation,
+                })
+            })
     }
 
     /// Run `f` on the slot for `key`, if there is one, without taking a lock.
@@ -97,12 +165,7 @@ impl Cache {
         key: &KeyRef<'_>,
         f: impl FnOnce(&Slot) -> R,
     ) -> Option<R> {
-        let table = self.shard(hash).table.load();
-        table
-            .find(hash, |s| {
-                s.entry.hash == hash && s.entry.target.key() == *key
-            })
-            .map(f)
+        self.with_found(hash, key, |found| f(found.slot))
     }
 
     /// The current token of `entry` (`None` too when the entry was evicted).
@@ -144,7 +207,7 @@ impl Cache {
         if let Some(slot) = copy.find_mut(entry.hash, |s| s.is(entry)) {
             slot.minted = new;
         }
-        shard.table.store(Arc::new(copy));
+        shard.publish(copy);
         true
     }
 
@@ -183,7 +246,7 @@ impl Cache {
             },
             |s| s.entry.hash,
         );
-        shard.table.store(Arc::new(copy));
+        shard.publish(copy);
         self.len.fetch_add(1, Ordering::Relaxed);
         (entry, evicted)
     }
@@ -211,7 +274,7 @@ impl Cache {
         }
         let mut copy = Table::clone(&table);
         copy.retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(d, &s.entry)));
-        shard.table.store(Arc::new(copy));
+        shard.publish(copy);
         self.len.fetch_sub(doomed.len(), Ordering::Relaxed);
         doomed.len()
     }

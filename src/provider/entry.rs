@@ -82,13 +82,15 @@ impl Entry {
     }
 
     /// Record a use. The shared store happens at most once a second, so
-    /// threads hitting one key do not keep writing one cache line.
+    /// threads hitting one key do not keep writing one cache line. Returns
+    /// the next second: touching before it would change nothing.
     #[inline]
-    pub(crate) fn touch(&self, now: SystemTime) {
+    pub(crate) fn touch(&self, now: SystemTime) -> SystemTime {
         let secs = unix_secs(now);
         if self.last_used.load(Ordering::Relaxed) != secs {
             self.last_used.store(secs, Ordering::Relaxed);
         }
+        UNIX_EPOCH + Duration::from_secs(secs.saturating_add(1))
     }
 
     /// How long the entry has not been used, at `now`.
@@ -159,7 +161,9 @@ mod tests {
     fn idle_time_follows_touches() {
         let e = entry();
         assert_eq!(e.idle_for(at(160)), Duration::from_secs(60));
-        e.touch(at(150));
+        assert_eq!(e.touch(at(150)), at(151));
+        assert_eq!(e.idle_for(at(160)), Duration::from_secs(10));
+        assert_eq!(e.touch(at(150) + Duration::from_millis(999)), at(151));
         assert_eq!(e.idle_for(at(160)), Duration::from_secs(10));
         assert_eq!(e.idle_for(at(10)), Duration::ZERO);
     }

@@ -28,39 +28,40 @@ impl Inner {
         if !self.policy.reuses() {
             return Box::pin(self.provide_unreused(target)).await;
         }
-        let now = self.clock.now();
+        // A hit decides with the cheap reading of the clock (it errs late
+        // by up to a tick, against a margin of seconds); signing reads the
+        // exact time.
+        let now = self.clock.recent();
         let key = target.key();
-        let hash = self.cache.hash(&key);
-        if let Some(hit) = self.try_hit(hash, &key, now) {
+        if let Some(hit) = self.try_hit(&key, now) {
             return Ok(hit);
         }
+        let hash = self.cache.hash(&key);
         Box::pin(self.provide_cold(hash, target, now)).await
     }
 
     /// The cached token, if it may be handed out at `now`; starts the one
-    /// refresh ahead when it is due. No lock, no allocation.
+    /// refresh ahead when it is due. No lock, no allocation, no write to
+    /// memory another thread reads (see [`replica`]).
     #[inline]
-    fn try_hit(
-        self: &Arc<Self>,
-        hash: u64,
-        key: &KeyRef<'_>,
-        now: SystemTime,
-    ) -> Option<ProvidedToken> {
-        self.cache
-            .with_slot(hash, key, |slot| {
-                let minted = slot.minted.as_ref().filter(|m| m.usable(now))?;
-                slot.entry.touch(now);
-                if minted.refresh_due(now) {
-                    self.start_refresh(&slot.entry, now);
-                }
-                self.counters.hit();
-                Some(ProvidedToken::new(
-                    replica::token(minted),
-                    minted.window.reuse_until,
-                    true,
-                ))
-            })
-            .flatten()
+    fn try_hit(self: &Arc<Self>, key: &KeyRef<'_>, now: SystemTime) -> Option<ProvidedToken> {
+        replica::with(&self.cache, key, |replica| {
+            let minted = &replica.minted;
+            if !minted.usable(now) {
+                return None;
+            }
+            replica.touch(now);
+            if minted.refresh_due(now) {
+                self.start_refresh(&replica.entry, now);
+            }
+            self.counters.hit();
+            Some(ProvidedToken::new(
+                Arc::clone(&replica.token),
+                minted.window.reuse_until,
+                true,
+            ))
+        })
+        .flatten()
     }
 
     /// Start the refresh of `entry` in a task of its own, unless one runs or

@@ -6,6 +6,7 @@
 //! written by one thread without a locked instruction) and summed when read.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// A snapshot of a [`TokenProvider`](super::TokenProvider)'s counters.
 ///
@@ -42,10 +43,13 @@ pub struct ProviderStats {
     pub entries: usize,
 }
 
-/// Hit counter stripes. The first `STRIPES` threads that count a hit each
-/// own a stripe and bump it with a plain load and store (no locked
-/// instruction: only the owner writes it); later threads share the last
-/// stripe through `fetch_add`.
+/// Hit counter stripes. A thread that counts a hit leases a stripe for its
+/// life and bumps it with a plain load and store (no locked instruction:
+/// only the lessee writes it); when the thread exits the stripe goes back to
+/// a free list for the next thread, so that threads that come and go (a
+/// blocking pool, a test harness) do not run out of stripes. Beyond
+/// `STRIPES - 1` live threads, the others share the last stripe through
+/// `fetch_add`.
 const STRIPES: usize = 64;
 const SHARED_STRIPE: usize = STRIPES - 1;
 
@@ -78,17 +82,50 @@ impl Default for Counters {
     }
 }
 
-/// Hands out stripes, one per thread, for the life of the process.
+/// Stripes never leased yet start here.
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+/// Stripes whose threads have exited.
+static FREE_STRIPES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// A thread's stripe, returned to [`FREE_STRIPES`] when the thread exits.
+struct Lease(usize);
+
+impl Lease {
+    fn take() -> Self {
+        let free = FREE_STRIPES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        Self(free.unwrap_or_else(|| {
+            NEXT_STRIPE
+                .fetch_add(1, Ordering::Relaxed)
+                .min(SHARED_STRIPE)
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.0 != SHARED_STRIPE {
+            // The mutex orders this thread's last store to the stripe before
+            // the next lessee's first load.
+            FREE_STRIPES
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self.0);
+        }
+    }
+}
 
 thread_local! {
-    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed).min(SHARED_STRIPE);
+    static STRIPE: Lease = Lease::take();
 }
 
 impl Counters {
     #[inline]
     pub(crate) fn hit(&self) {
-        let stripe = STRIPE.with(|s| *s);
+        // A thread being torn down counts on the shared stripe.
+        let stripe = STRIPE.try_with(|s| s.0).unwrap_or(SHARED_STRIPE);
         let counter = &self.hits[stripe].0;
         if stripe == SHARED_STRIPE {
             counter.fetch_add(1, Ordering::Relaxed);
@@ -120,8 +157,12 @@ impl Counters {
 mod tests {
     use super::*;
 
+    /// Stripes are leased process-wide: these tests take turns.
+    static TURN: Mutex<()> = Mutex::new(());
+
     #[test]
     fn hits_from_many_threads_add_up() {
+        let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
         let counters = Counters::default();
         std::thread::scope(|s| {
             for _ in 0..(STRIPES + 3) {
@@ -136,5 +177,26 @@ mod tests {
         let stats = counters.snapshot(7);
         assert_eq!(stats.hits, 1000 * (STRIPES as u64 + 3));
         assert_eq!((stats.minted, stats.entries), (1, 7));
+    }
+
+    #[test]
+    fn exited_threads_give_their_stripes_back() {
+        let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+        let counters = Counters::default();
+        // Far more threads than stripes, one after another: each leases a
+        // stripe the previous one gave back, none has to share.
+        let mut leased = Vec::new();
+        for _ in 0..(4 * STRIPES) {
+            let stripe = std::thread::spawn(|| STRIPE.with(|s| s.0)).join().unwrap();
+            std::thread::scope(|s| {
+                s.spawn(|| counters.hit());
+            });
+            leased.push(stripe);
+        }
+        assert!(
+            leased.iter().all(|&s| s != SHARED_STRIPE),
+            "a short-lived thread had to share: {leased:?}"
+        );
+        assert_eq!(counters.snapshot(0).hits, 4 * STRIPES as u64);
     }
 }
