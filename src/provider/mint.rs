@@ -22,22 +22,44 @@ impl Inner {
         self: &Arc<Self>,
         target: TargetRef<'_>,
     ) -> Result<ProvidedToken, ProviderError> {
-        // The slow paths are boxed: their state (credentials loading,
-        // signing, tracing) would otherwise make every hit's future large,
-        // and moving it would cost more than the hit itself.
-        if !self.policy.reuses() {
-            return Box::pin(self.provide_unreused(target)).await;
-        }
-        // A hit decides with the cheap reading of the clock (it errs late
-        // by up to a tick, against a margin of seconds); signing reads the
-        // exact time.
+        // The hit is decided in a plain function, so that none of its locals
+        // is kept in this future across the await; the slow paths are boxed,
+        // as their state (credentials loading, signing, tracing) would make
+        // every hit's future large, and moving it would cost more than the
+        // hit itself.
+        let now = match self.lookup(target) {
+            Ok(hit) => return Ok(hit),
+            Err(now) => now,
+        };
+        Box::pin(self.provide_slow(target, now)).await
+    }
+
+    /// The cached token for `target`, or the time it was looked up at.
+    ///
+    /// A hit decides with the cheap reading of the clock (it errs late by up
+    /// to a tick, against a margin of seconds); signing reads the exact time.
+    #[inline]
+    fn lookup(self: &Arc<Self>, target: TargetRef<'_>) -> Result<ProvidedToken, SystemTime> {
         let now = self.clock.recent();
-        let key = target.key();
-        if let Some(hit) = self.try_hit(&key, now) {
+        if self.policy.reuses()
+            && let Some(hit) = self.try_hit(&target.key(), now)
+        {
             return Ok(hit);
         }
-        let hash = self.cache.hash(&key);
-        Box::pin(self.provide_cold(hash, target, now)).await
+        Err(now)
+    }
+
+    /// No token to hand out from the cache: sign one.
+    async fn provide_slow(
+        self: &Arc<Self>,
+        target: TargetRef<'_>,
+        now: SystemTime,
+    ) -> Result<ProvidedToken, ProviderError> {
+        if !self.policy.reuses() {
+            return self.provide_unreused(target).await;
+        }
+        let hash = self.cache.hash(&target.key());
+        self.provide_cold(hash, target, now).await
     }
 
     /// The cached token, if it may be handed out at `now`; starts the one
