@@ -20,7 +20,8 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> SystemTime;
 
     /// The current instant, read cheaply: it may be off by a few
-    /// milliseconds (a clock tick), and should err late rather than early.
+    /// milliseconds (a clock tick), and should rather be ahead of the exact
+    /// time than behind it.
     /// The token cache compares it with token lifetimes, which keep a margin
     /// of seconds, on every cache hit.
     ///
@@ -206,7 +207,7 @@ mod tests {
             );
             early = early.max(recent.duration_since(after).unwrap_or_default());
         }
-        // It errs early (ahead of the exact time) by at most about a tick.
+        // It is ahead of the exact time by at most about a tick.
         assert!(early <= Duration::from_millis(21), "{early:?}");
     }
 

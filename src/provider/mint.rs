@@ -36,8 +36,9 @@ impl Inner {
 
     /// The cached token for `target`, or the time it was looked up at.
     ///
-    /// A hit decides with the cheap reading of the clock (it errs late by up
-    /// to a tick, against a margin of seconds); signing reads the exact time.
+    /// A hit decides with the cheap reading of the clock (up to a tick ahead
+    /// of the exact time, against a margin of seconds); signing reads the
+    /// exact time.
     #[inline]
     fn lookup(self: &Arc<Self>, target: TargetRef<'_>) -> Result<ProvidedToken, SystemTime> {
         let now = self.clock.recent();

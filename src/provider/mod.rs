@@ -34,11 +34,11 @@
 //! against the caller's borrowed parameters and the generation of the
 //! copy-on-write table it came from; a stale replica is read again from the
 //! table (hashed from the borrowed parameters, loaded through `arc-swap`).
-//! The time a hit compares with the token's window is
-//! [`Clock::recent`](crate::clock::Clock::recent): on Linux the kernel's
-//! coarse clock, a tick late at most, against a margin of 30 s. Threads
-//! asking for one key do not slow each other down (`cargo bench --bench
-//! provider`, `hit_threads`).
+//! The time a hit compares with the token's window is [`Clock::recent`]: on
+//! Linux the kernel's coarse clock advanced by one tick, so a token stops
+//! being handed out up to a tick (1-10 ms) early, against a margin of 30 s.
+//! Threads asking for one key do not slow each other down (`cargo bench
+//! --bench provider`, `hit_threads`).
 //!
 //! Time comes from the [`Clock`] the provider is given,
 //! so tests drive hours of token lifetimes in microseconds:
