@@ -4,14 +4,16 @@
 //! current table through `arc-swap` (no lock, no reference count change:
 //! `arc-swap` protects the load with a thread-local slot) and compares the
 //! borrowed fields with the slots'. A slot holds the key's entry and its
-//! current token, so a hit is one snapshot load.
+//! current token. A cache hit usually skips even this: it reads its thread's
+//! [replica](super::replica) of the slot, made by such a lookup.
 //!
 //! Writers (a new key, a new token, an eviction) copy the shard's table under
 //! the shard's mutex, publish the copy and bump the shard's generation, which
-//! tells threads that their [replicas](super::replica) of its slots are stale. A key is added once, its token
-//! changes every few minutes, keys are dropped rarely, and a shard holds a
-//! sixteenth of the keys: the copies are cheap next to what a read lock
-//! would cost every hit (its shared counter bounces between cores).
+//! tells threads that their replicas of its slots may be stale. A key is
+//! added once, its token changes every few minutes, keys are dropped rarely,
+//! and a shard holds a sixteenth of the keys: the copies are cheap next to
+//! what a read lock would cost every hit (its shared counter bounces between
+//! cores).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

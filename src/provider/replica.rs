@@ -48,20 +48,21 @@ pub(crate) struct Replica {
 }
 
 impl Replica {
-    fn from_found(cache: &Cache, found: Found<'_>, reuse: Option<Replica>) -> Option<Self> {
+    /// A replica of `found`, if it holds a token; `token` gives the `Arc`
+    /// of the token to hand out.
+    fn from_found(
+        cache: &Cache,
+        found: Found<'_>,
+        token: impl FnOnce(&Arc<Minted>) -> Arc<AuthToken>,
+    ) -> Option<Self> {
         let minted = found.slot.minted.as_ref()?;
-        let token = match reuse {
-            // The same token record (another slot of the shard changed).
-            Some(old) if Arc::ptr_eq(&old.minted, minted) => old.token,
-            _ => Arc::new(AuthToken::clone(&minted.token)),
-        };
         Some(Self {
             cache: cache.id(),
             shard: found.shard,
             generation: found.generation,
             entry: Arc::clone(&found.slot.entry),
             minted: Arc::clone(minted),
-            token,
+            token: token(minted),
             next_touch: Cell::new(UNIX_EPOCH),
         })
     }
@@ -123,7 +124,11 @@ pub(crate) fn with<R>(cache: &Cache, key: &KeyRef<'_>, f: impl FnOnce(&Replica) 
         }
         let stale = held.and_then(|i| replicas.slots[i].take());
         let fresh = cache.with_found(cache.hash(key), key, |found| {
-            Replica::from_found(cache, found, stale)
+            Replica::from_found(cache, found, |minted| match stale {
+                // The same token record (another slot of the shard changed).
+                Some(old) if Arc::ptr_eq(&old.minted, minted) => old.token,
+                _ => Arc::new(AuthToken::clone(&minted.token)),
+            })
         });
         let Some(Some(fresh)) = fresh else {
             return Some(None); // no token cached
@@ -144,15 +149,7 @@ pub(crate) fn with<R>(cache: &Cache, key: &KeyRef<'_>, f: impl FnOnce(&Replica) 
             let f = f?;
             cache
                 .with_found(cache.hash(key), key, |found| {
-                    found.slot.minted.as_ref().map(|minted| Replica {
-                        cache: cache.id(),
-                        shard: found.shard,
-                        generation: found.generation,
-                        entry: Arc::clone(&found.slot.entry),
-                        minted: Arc::clone(minted),
-                        token: Arc::clone(&minted.token),
-                        next_touch: Cell::new(UNIX_EPOCH),
-                    })
+                    Replica::from_found(cache, found, |minted| Arc::clone(&minted.token))
                 })
                 .flatten()
                 .map(|replica| f(&replica))
@@ -163,6 +160,7 @@ pub(crate) fn with<R>(cache: &Cache, key: &KeyRef<'_>, f: impl FnOnce(&Replica) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::cache::Expect;
     use crate::provider::key::TargetRef;
     use crate::provider::lifetime::Policy;
     use crate::token::{RdsTokenParams, sign_rds_token};
@@ -189,11 +187,7 @@ mod tests {
         let target = TargetRef::Rds(p);
         let (entry, _) = cache.get_or_insert(cache.hash(&target.key()), target, UNIX_EPOCH);
         let m = minted(p, 1);
-        assert!(cache.replace(
-            &entry,
-            super::super::cache::Expect::Any,
-            Some(Arc::clone(&m))
-        ));
+        assert!(cache.replace(&entry, Expect::Any, Some(Arc::clone(&m))));
         (cache, entry, m)
     }
 
@@ -230,11 +224,7 @@ mod tests {
         // A new token: the replica follows.
         let newer = minted(&p, 100);
         let current = Some(&m);
-        assert!(cache.replace(
-            &entry,
-            super::super::cache::Expect::Current(current),
-            Some(Arc::clone(&newer))
-        ));
+        assert!(cache.replace(&entry, Expect::Current(current), Some(Arc::clone(&newer))));
         let second = token_of(&cache, &p).unwrap();
         assert_eq!(*second, *newer.token);
         assert_ne!(*second, *first);
@@ -253,11 +243,7 @@ mod tests {
         assert!(Arc::ptr_eq(&third, &second));
 
         // Dropped (invalidated): no token.
-        assert!(cache.replace(
-            &entry,
-            super::super::cache::Expect::Current(Some(&newer)),
-            None
-        ));
+        assert!(cache.replace(&entry, Expect::Current(Some(&newer)), None));
         assert!(token_of(&cache, &p).is_none());
     }
 
@@ -281,11 +267,7 @@ mod tests {
             let target = TargetRef::Rds(p);
             let (entry, _) = cache.get_or_insert(cache.hash(&target.key()), target, UNIX_EPOCH);
             let m = minted(p, 1);
-            cache.replace(
-                &entry,
-                super::super::cache::Expect::Any,
-                Some(Arc::clone(&m)),
-            );
+            cache.replace(&entry, Expect::Any, Some(Arc::clone(&m)));
             expected.push(m);
         }
         for _ in 0..3 {
