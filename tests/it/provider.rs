@@ -533,6 +533,77 @@ async fn invalidation_drops_only_the_cached_token() {
     assert_eq!((stats.minted, stats.invalidations), (2, 1));
 }
 
+/// A thread of its own that asks the provider for a token on each request:
+/// its per-thread replicas of cached tokens live as long as it does.
+struct OtherThread {
+    ask: std::sync::mpsc::Sender<()>,
+    answer: std::sync::mpsc::Receiver<ProvidedToken>,
+}
+
+impl OtherThread {
+    fn start(provider: &TokenProvider, params: RdsTokenParams) -> Self {
+        let (ask, asked) = std::sync::mpsc::channel::<()>();
+        let (answered, answer) = std::sync::mpsc::channel();
+        let provider = provider.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            while asked.recv().is_ok() {
+                let token = runtime.block_on(provider.token(&params)).unwrap();
+                if answered.send(token).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { ask, answer }
+    }
+
+    fn token(&self) -> ProvidedToken {
+        self.ask.send(()).unwrap();
+        self.answer.recv().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_token_dropped_or_replaced_on_one_thread_is_not_handed_out_on_another() {
+    let clock = ManualClock::new(at(0));
+    let provider = builder(static_credentials(&clock, None).await, &clock).build();
+    let first = provider.token(&params()).await.unwrap();
+
+    // The other thread hands out its own copy of the cached token.
+    let other = OtherThread::start(&provider, params());
+    let seen = other.token();
+    assert!(seen.from_cache());
+    assert_eq!(seen.expose(), first.expose());
+    assert_eq!(other.token().expose(), first.expose());
+
+    // Dropped here: the other thread signs anew rather than hand out its copy.
+    clock.set(at(10));
+    assert!(provider.invalidate(&params(), &first));
+    let fresh = other.token();
+    assert!(!fresh.from_cache());
+    assert_eq!(fresh.signed_at(), at(10));
+    assert_ne!(signature(&fresh), signature(&first));
+
+    // Replaced here by a refresh ahead: the other thread hands out the new one.
+    clock.set(at(600));
+    assert!(provider.token(&params()).await.unwrap().from_cache());
+    settle(&provider, |s| s.refreshes == 1).await;
+    let refreshed = other.token();
+    assert!(refreshed.from_cache());
+    assert_eq!(refreshed.signed_at(), at(600));
+    assert_eq!(
+        refreshed.expose(),
+        provider.token(&params()).await.unwrap().expose()
+    );
+    let stats = provider.stats();
+    assert_eq!(
+        (stats.minted, stats.refreshes, stats.invalidations),
+        (3, 1, 1)
+    );
+}
+
 #[tokio::test]
 async fn dsql_tokens_are_cached_under_their_own_keys() {
     let clock = ManualClock::new(at(0));
