@@ -21,9 +21,8 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 
     /// The current instant, read cheaply: it may be off by a few
     /// milliseconds (a clock tick), and should rather be ahead of the exact
-    /// time than behind it.
-    /// The token cache compares it with token lifetimes, which keep a margin
-    /// of seconds, on every cache hit.
+    /// time than behind it. The token cache compares it with token
+    /// lifetimes, which keep a margin of seconds, on every cache hit.
     ///
     /// The default is [`now`](Self::now), exact (what a test clock wants).
     fn recent(&self) -> SystemTime {
@@ -94,7 +93,7 @@ mod coarse {
     #[inline]
     pub(super) fn recent() -> SystemTime {
         match (tick(), duration(clock_gettime(ClockId::RealtimeCoarse))) {
-            (Some(tick), Some(since_epoch)) => UNIX_EPOCH + since_epoch + tick,
+            (Some(tick), Some(since_epoch)) => UNIX_EPOCH + (since_epoch + tick),
             _ => SystemTime::now(),
         }
     }
