@@ -17,7 +17,10 @@
 //!
 //! A replica holds strong references to its entry and token record, so that
 //! a pointer comparison cannot mistake a new record for an old one at the
-//! same address; a thread holds at most [`SLOTS`] of them.
+//! same address; a thread holds at most [`SLOTS`] of them. They stay until a
+//! newer replica takes their place or the thread exits, also after their
+//! provider is dropped (a provider cannot reach other threads' storage):
+//! at most `SLOTS` tokens per thread, each expiring within 15 minutes.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
