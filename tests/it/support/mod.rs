@@ -6,6 +6,8 @@
 
 pub mod ca;
 pub mod examples;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod hostile;
 pub mod http;
 pub mod iam;
 pub mod logs;
