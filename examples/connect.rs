@@ -28,8 +28,8 @@ tab-separated.
 options:
   --user USER      the database user (instead of the URL's user=)
   --region REGION  the signing region (instead of iamRegion= or the host's region)
-  --ca PEM_FILE    also trust the CA certificates in PEM_FILE (as well as the URL's CA file
-                   and the system trust store)
+  --ca PEM_FILE    also trust the CA certificates in PEM_FILE (as well as the URL's CA file,
+                   and in verify-full the system trust store)
   -c SQL           the SQL to run (several statements separated by ';' are allowed)
   -h, --help       print this help
 

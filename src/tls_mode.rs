@@ -11,6 +11,18 @@
 //! `require`, `verify-ca`, `verify-full`); `REQUIRED` with a CA file (`sslCa` or
 //! `serverSslCert`) behaves as `VERIFY_CA`, like PostgreSQL's `require`.
 //!
+//! What each mode trusts (the connectors apply it, see the `tls` module, features `postgres`
+//! and `mysql`):
+//! - `verify-full`: the CA file, if any, and the system trust store; the host name is checked;
+//! - `verify-ca`: exactly the CA file given (or the CA sources given to a connector builder),
+//!   never the system trust store: the host name is not checked, so with the system store any
+//!   certificate for any name from any public CA would pass (libpq, too, trusts only
+//!   `sslrootcert` here). With no CA at all, building the connector fails;
+//! - `require`: nothing: the server is not authenticated (a warning is logged).
+//!
+//! pgjdbc's `require` with a root certificate checks nothing; this crate follows libpq, for
+//! which the file makes it `verify-ca`: the chain is checked against that file only.
+//!
 //! No TLS setting at all means `verify-full` (`VERIFY_IDENTITY`). The settings that allow a
 //! plaintext connection (`sslmode=disable|allow|prefer`, `ssl=false`, `sslMode=DISABLED|PREFERRED`)
 //! are errors: for an IAM-enabled URL because the token is a bearer secret, for any other URL
@@ -42,8 +54,8 @@ use crate::jdbc::{Engine, JdbcUrl, MySqlSslMode, PgSslMode};
 pub enum TlsMode {
     /// Encrypted, certificate not verified (`require`, `REQUIRED`).
     Require,
-    /// Certificate chain verified against the trusted CAs, host name not checked
-    /// (`verify-ca`, `VERIFY_CA`).
+    /// Certificate chain verified against exactly the CA sources given (never the system trust
+    /// store), host name not checked (`verify-ca`, `VERIFY_CA`).
     VerifyCa,
     /// Chain verified and host name checked (`verify-full`, `VERIFY_IDENTITY`).
     VerifyFull,
@@ -98,7 +110,8 @@ impl EffectiveTls {
     }
 
     /// The PEM file of trusted CA certificates given in the URL (`sslrootcert`, `sslCa` or
-    /// `serverSslCert`); `None` means the system trust store.
+    /// `serverSslCert`). `None`: no file in the URL (`verify-full` then trusts the system trust
+    /// store; `verify-ca` needs a CA source given to the connector builder).
     pub fn ca_file(&self) -> Option<&str> {
         self.ca_file.as_deref()
     }

@@ -13,15 +13,12 @@ pub(crate) async fn tls_setup(
 ) -> Result<(CaBundle, native_tls::TlsConnector), ConnectError> {
     let trust = settings.trust.clone();
     let mode = settings.mode;
-    let work = move || -> Result<_, ConnectError> {
+    blocking(move || {
         let bundle = CaBundle::load(&trust)?;
         let connector = crate::tls::tls_connector(&bundle, mode)?;
         Ok((bundle, connector))
-    };
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
-    }
+    })
+    .await
 }
 
 /// Load the CA bundle (off the async threads) and check it suits the mode, for drivers that
@@ -30,11 +27,22 @@ pub(crate) async fn tls_setup(
 pub(crate) async fn load_bundle(settings: &Settings) -> Result<CaBundle, ConnectError> {
     let trust = settings.trust.clone();
     let mode = settings.mode;
-    let work = move || -> Result<_, ConnectError> {
+    blocking(move || {
         let bundle = CaBundle::load(&trust)?;
         crate::tls::connector::check(&bundle, mode)?;
         Ok(bundle)
-    };
+    })
+    .await
+}
+
+/// Run `work` on tokio's blocking threads, logging to the caller's subscriber and span (the
+/// `require` warning is logged there).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ConnectError> + Send + 'static,
+) -> Result<T, ConnectError> {
+    let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+    let span = tracing::Span::current();
+    let work = move || tracing::dispatcher::with_default(&dispatch, || span.in_scope(work));
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(join) => std::panic::resume_unwind(join.into_panic()),
@@ -97,13 +105,16 @@ macro_rules! shared_setters {
         }
 
         /// Also trust the CA certificates of `source` (a PEM file, PEM text, or the
-        /// build-task bundle).
+        /// build-task bundle). `verify-ca` trusts exactly these sources (and the URL's CA
+        /// file), so it needs at least one.
         pub fn ca(mut self, source: $crate::tls::CaSource) -> Self {
             self.settings.trust.add_source(source);
             self
         }
 
-        /// Whether the system trust store is trusted too (default: yes).
+        /// Whether the system trust store is trusted too in `verify-full` (default: yes). It is
+        /// never trusted in `verify-ca`, which checks no host name: there only the CA sources
+        /// given ([`ca`](Self::ca), the URL's CA file) are.
         pub fn system_roots(mut self, system_roots: bool) -> Self {
             self.settings.trust.set_system_roots(system_roots);
             self

@@ -35,12 +35,12 @@
 //!
 //! | `sslMode` | checks |
 //! |---|---|
-//! | `VERIFY_IDENTITY` (default) | chain and host name |
-//! | `VERIFY_CA` | chain only (`with_danger_skip_domain_validation`) |
-//! | `REQUIRED` | nothing (`with_danger_accept_invalid_certs`): encrypted, but anyone on the path can pose as the server; a warning is logged when such a connector is built |
+//! | `VERIFY_IDENTITY` (default) | chain and host name; the CA sources and the system trust store unless `.system_roots(false)` |
+//! | `VERIFY_CA` (also `REQUIRED` with `sslCa` / `serverSslCert`) | chain only (`with_danger_skip_domain_validation`), against exactly the CA sources given, never the system trust store (`with_disable_built_in_roots`); without any CA source, building the connector fails |
+//! | `REQUIRED` | nothing (`with_danger_accept_invalid_certs`): encrypted, but the server is not authenticated: anyone on the path can pose as it; a warning is logged when such a connector is built |
 //!
 //! The trusted CAs (see [`crate::tls`]) are loaded by the connector, every certificate of every
-//! bundle, and handed to mysql_async as DER; the system trust store is kept unless turned off.
+//! bundle, and handed to mysql_async as DER.
 //! With `iamHost`, the dialled address is the URL's host and the name verified (and signed) is
 //! the `iamHost`.
 //!
@@ -117,7 +117,8 @@ impl MySqlConnector {
         })
     }
 
-    /// A builder for `host:port` (no URL), with `VERIFY_IDENTITY` and the system trust store.
+    /// A builder for `host:port` (no URL), with `VERIFY_IDENTITY` and the system trust store
+    /// (`VERIFY_CA` also needs [`ca`](MySqlConnectorBuilder::ca)).
     ///
     /// ```no_run
     /// use rds_iam::mysql::MySqlConnector;
@@ -284,7 +285,7 @@ impl MySqlConnectorBuilder {
             engine = %self.engine,
             hosts = targets.len(),
             tls_mode = %self.settings.mode,
-            trusted = %bundle,
+            trusted = %bundle.trusted_in(self.settings.mode),
             "MySQL IAM connector ready"
         );
         Ok(MySqlConnector {
@@ -293,7 +294,7 @@ impl MySqlConnectorBuilder {
                 opts,
                 tokens,
                 mode: self.settings.mode,
-                trusted: bundle.to_string(),
+                trusted: bundle.trusted_in(self.settings.mode).to_string(),
                 timeout: self.settings.connect_timeout,
             }),
         })
@@ -309,7 +310,7 @@ pub(crate) fn ssl_opts(mode: TlsMode, bundle: &CaBundle, tls_name: Option<&str>)
         .collect();
     let mut ssl = SslOpts::default()
         .with_root_certs(roots)
-        .with_disable_built_in_roots(!bundle.system_roots())
+        .with_disable_built_in_roots(!bundle.system_roots_in(mode))
         .with_danger_skip_domain_validation(!mode.verifies_host_name())
         .with_danger_accept_invalid_certs(!mode.verifies_chain());
     if let Some(name) = tls_name {
@@ -361,6 +362,13 @@ mod tests {
         assert_eq!(ca.tls_hostname_override(), Some("db.example.com"));
         let require = ssl_opts(TlsMode::Require, &bundle, None);
         assert!(require.skip_domain_validation() && require.accept_invalid_certs());
+    }
+
+    #[test]
+    fn only_verify_identity_trusts_the_system_store() {
+        let bundle = CaBundle::load(&TrustConfig::new()).unwrap(); // system roots on
+        assert!(!ssl_opts(TlsMode::VerifyFull, &bundle, None).disable_built_in_roots());
+        assert!(ssl_opts(TlsMode::VerifyCa, &bundle, None).disable_built_in_roots());
     }
 
     #[tokio::test]

@@ -32,9 +32,9 @@
 //!
 //! | mode | checks |
 //! |---|---|
-//! | `verify-full` (default) | the chain leads to a trusted CA, and the certificate is for the host name |
-//! | `verify-ca` | the chain only |
-//! | `require` | nothing (libpq's meaning): encrypted, but whoever sits on the network path can pose as the server and read the token. A warning is logged when such a connector is built. |
+//! | `verify-full` (default) | the chain leads to a trusted CA (the CA sources, and the system trust store unless `.system_roots(false)`), and the certificate is for the host name |
+//! | `verify-ca` (also `require` with `sslrootcert`, as in libpq) | the chain only, against exactly the CA sources given (`sslrootcert`, `.ca(..)`), never the system trust store; without any CA source, building the connector fails |
+//! | `require` | nothing (libpq's meaning): encrypted, but the server is not authenticated: whoever sits on the network path can pose as the server and read the token. A warning is logged when such a connector is built. |
 //!
 //! The host name checked, and signed in the token, is `iamHost` when given (an SSH tunnel or
 //! an IP address: dial `127.0.0.1:15432`, verify and sign
@@ -126,7 +126,8 @@ impl PgConnector {
         })
     }
 
-    /// A builder for `host:port` (no URL), with `verify-full` and the system trust store.
+    /// A builder for `host:port` (no URL), with `verify-full` and the system trust store
+    /// (`verify-ca` also needs [`ca`](PgConnectorBuilder::ca)).
     ///
     /// ```no_run
     /// use rds_iam::postgres::PgConnector;
@@ -393,7 +394,7 @@ impl PgConnectorBuilder {
             target: "rds_iam::postgres",
             hosts = targets.len(),
             tls_mode = %self.settings.mode,
-            trusted = %bundle,
+            trusted = %bundle.trusted_in(self.settings.mode),
             "PostgreSQL IAM connector ready"
         );
         Ok(PgConnector {
@@ -403,7 +404,7 @@ impl PgConnectorBuilder {
                 tls: MakeTlsConnector::new(tls),
                 tokens,
                 mode: self.settings.mode,
-                trusted: bundle.to_string(),
+                trusted: bundle.trusted_in(self.settings.mode).to_string(),
                 login_timeout,
             }),
         })

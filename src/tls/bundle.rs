@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use super::source::{CaSource, TrustConfig};
+use crate::tls_mode::TlsMode;
 
 /// The PEM labels read as certificates.
 const CERTIFICATE_LABELS: [&str; 2] = ["CERTIFICATE", "X509 CERTIFICATE"];
@@ -78,9 +79,38 @@ impl CaBundle {
         self.certificates.is_empty()
     }
 
-    /// Whether the system trust store is trusted too.
+    /// Whether the configuration asks for the system trust store too. A connection uses it only
+    /// in `verify-full`: see [`CaBundle::system_roots_in`].
     pub fn system_roots(&self) -> bool {
         self.trust.system_roots()
+    }
+
+    /// Whether a connection in `mode` trusts the system trust store: only in `verify-full`, and
+    /// only when [`system_roots`](Self::system_roots) is on. `verify-ca` trusts exactly the CA
+    /// sources given, never the system store (as libpq trusts only `sslrootcert`): it does not
+    /// check the host name, so with the system store any certificate for any name from any
+    /// public CA would pass. `require` checks nothing.
+    ///
+    /// ```
+    /// use rds_iam::tls::{CaBundle, TrustConfig};
+    /// use rds_iam::tls_mode::TlsMode;
+    ///
+    /// let bundle = CaBundle::load(&TrustConfig::new())?; // system roots on
+    /// assert!(bundle.system_roots_in(TlsMode::VerifyFull));
+    /// assert!(!bundle.system_roots_in(TlsMode::VerifyCa));
+    /// # Ok::<(), rds_iam::tls::CaError>(())
+    /// ```
+    pub fn system_roots_in(&self, mode: TlsMode) -> bool {
+        mode == TlsMode::VerifyFull && self.system_roots()
+    }
+
+    /// What a connection in `mode` trusts, in words (as [`Display`](fmt::Display), without the
+    /// system trust store when `mode` does not use it).
+    pub(crate) fn trusted_in(&self, mode: TlsMode) -> impl fmt::Display + '_ {
+        Trusted {
+            bundle: self,
+            system_roots: self.system_roots_in(mode),
+        }
     }
 
     /// The loaded certificates, in source order.
@@ -103,14 +133,37 @@ impl fmt::Display for CaBundle {
     /// The trusted CAs in words, with counts: `the CA file /a.pem (108 certificates) and the
     /// system trust store`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (source, count)) in self.trust.sources().iter().zip(&self.counts).enumerate() {
+        Trusted {
+            bundle: self,
+            system_roots: self.system_roots(),
+        }
+        .fmt(f)
+    }
+}
+
+/// A bundle's sources in words, with or without the system trust store.
+struct Trusted<'a> {
+    bundle: &'a CaBundle,
+    system_roots: bool,
+}
+
+impl fmt::Display for Trusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bundle = self.bundle;
+        for (i, (source, count)) in bundle
+            .trust
+            .sources()
+            .iter()
+            .zip(&bundle.counts)
+            .enumerate()
+        {
             if i > 0 {
                 f.write_str(", ")?;
             }
             let plural = if *count == 1 { "" } else { "s" };
             write!(f, "{source} ({count} certificate{plural})")?;
         }
-        match (self.counts.is_empty(), self.system_roots()) {
+        match (bundle.counts.is_empty(), self.system_roots) {
             (true, true) => f.write_str("the system trust store"),
             (false, true) => f.write_str(" and the system trust store"),
             (true, false) => f.write_str("no CA at all"),
@@ -352,6 +405,31 @@ fn pem_blocks(bytes: &[u8]) -> Result<Vec<PemBlock>, (usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verify_ca_trusts_and_names_only_the_sources() {
+        let ca = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+        let bundle =
+            CaBundle::load(&TrustConfig::new().with_source(CaSource::pem(ca.pem()))).unwrap();
+        assert!(bundle.system_roots());
+        assert!(!bundle.system_roots_in(TlsMode::VerifyCa));
+        assert!(!bundle.system_roots_in(TlsMode::Require));
+        assert_eq!(
+            bundle.trusted_in(TlsMode::VerifyCa).to_string(),
+            "the CA PEM text given to the connector (1 certificate)"
+        );
+        assert_eq!(
+            bundle.trusted_in(TlsMode::VerifyFull).to_string(),
+            "the CA PEM text given to the connector (1 certificate) and the system trust store"
+        );
+        assert_eq!(
+            bundle.trusted_in(TlsMode::VerifyFull).to_string(),
+            bundle.to_string()
+        );
+    }
 
     #[test]
     fn blocks_are_split_and_text_between_them_skipped() {

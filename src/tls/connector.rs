@@ -9,7 +9,20 @@ use super::bundle::CaBundle;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsSetupError {
-    /// The mode verifies certificates, but no CA is trusted.
+    /// `verify-ca` without any CA source (`sslmode=verify-ca` without `sslrootcert`,
+    /// `sslMode=VERIFY_CA` without `sslCa`, or the builder's `tls_mode` without `ca`):
+    /// `verify-ca` trusts only the CAs given, never the system trust store.
+    #[error(
+        "TLS mode verify-ca trusts only the CA certificates given, never the system trust store \
+         (it does not check the host name, so a certificate for any name from any public CA \
+         would pass), and no CA was given: give the CA bundle that issued the database's \
+         certificate (for RDS, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) \
+         as sslrootcert (PostgreSQL) or sslCa (MySQL) in the URL, or with .ca(CaSource::file(PATH)) \
+         on the connector builder; or use verify-full (sslmode=verify-full, \
+         sslMode=VERIFY_IDENTITY), which also checks the host name"
+    )]
+    VerifyCaWithoutCa,
+    /// `verify-full` with nothing trusted: the system trust store is off and no CA is given.
     #[error(
         "sslmode {mode} verifies the server certificate, but no CA is trusted (the system trust \
          store is off and no CA file is given): give the CA bundle (sslrootcert/sslCa in the URL, \
@@ -33,24 +46,31 @@ pub enum TlsSetupError {
 /// A native-tls connector that checks the server's certificate as `mode` says, trusting the
 /// CAs of `bundle`:
 ///
-/// - [`TlsMode::VerifyFull`]: chain and host name;
-/// - [`TlsMode::VerifyCa`]: chain only (any host name is accepted);
-/// - [`TlsMode::Require`]: nothing: the connection is encrypted, but anyone on the path can
-///   present a certificate and read the password (the IAM token). This is libpq's `require`;
-///   a `warn!` says so each time such a connector is built.
+/// - [`TlsMode::VerifyFull`]: chain and host name; the CAs of the bundle's sources, and the
+///   system trust store unless the bundle's configuration turns it off;
+/// - [`TlsMode::VerifyCa`]: chain only (any host name is accepted), against exactly the CAs of
+///   the bundle's sources, never the system trust store ([`CaBundle::system_roots_in`]); a
+///   bundle without any source is [`TlsSetupError::VerifyCaWithoutCa`];
+/// - [`TlsMode::Require`]: nothing: the connection is encrypted, but the server is not
+///   authenticated: anyone on the path can present a certificate and read the password (the
+///   IAM token). This is libpq's `require`; a `warn!` says so each time such a connector is
+///   built.
 ///
 /// TLS 1.2 is the minimum.
 ///
 /// ```
-/// use rds_iam::tls::{CaBundle, TrustConfig, tls_connector};
+/// use rds_iam::tls::{CaBundle, TlsSetupError, TrustConfig, tls_connector};
 /// use rds_iam::tls_mode::TlsMode;
 ///
-/// let bundle = CaBundle::load(&TrustConfig::new())?; // the system trust store
-/// let connector = tls_connector(&bundle, TlsMode::VerifyFull)?;
+/// let system = CaBundle::load(&TrustConfig::new())?; // the system trust store
+/// let connector = tls_connector(&system, TlsMode::VerifyFull)?;
 /// # let _ = connector;
+/// // verify-ca never uses the system trust store: it needs a CA source.
+/// let err = tls_connector(&system, TlsMode::VerifyCa).unwrap_err();
+/// assert!(matches!(err, TlsSetupError::VerifyCaWithoutCa));
 ///
 /// let nothing = CaBundle::load(&TrustConfig::new().with_system_roots(false))?;
-/// assert!(tls_connector(&nothing, TlsMode::VerifyCa).is_err());
+/// assert!(tls_connector(&nothing, TlsMode::VerifyFull).is_err());
 /// assert!(tls_connector(&nothing, TlsMode::Require).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -70,7 +90,7 @@ pub fn tls_connector(
             for certificate in bundle.certificates() {
                 builder.add_root_certificate(certificate.clone());
             }
-            builder.disable_built_in_roots(!bundle.system_roots());
+            builder.disable_built_in_roots(!bundle.system_roots_in(mode));
             builder.danger_accept_invalid_hostnames(mode == TlsMode::VerifyCa);
         }
     }
@@ -79,20 +99,23 @@ pub fn tls_connector(
         .map_err(|source| TlsSetupError::Build { source })
 }
 
-/// Refuse a verifying mode with nothing trusted; warn about `require` (once per connector
-/// built).
+/// Refuse `verify-ca` without a CA source and `verify-full` with nothing trusted; warn about
+/// `require` (once per connector built).
 pub(crate) fn check(bundle: &CaBundle, mode: TlsMode) -> Result<(), TlsSetupError> {
     match mode {
         TlsMode::Require => {
             tracing::warn!(
                 target: "rds_iam::tls",
-                "sslmode require: the connection is encrypted but the server certificate is not \
-                 verified, so a machine on the network path could pose as the database and \
-                 receive the IAM token; use verify-full with the RDS CA bundle"
+                "TLS mode require (sslmode=require, sslMode=REQUIRED): the connection is \
+                 encrypted but the server certificate is not checked, so the server is not \
+                 authenticated: anyone on the network path can pose as the database and receive \
+                 the IAM token; use verify-full (sslmode=verify-full, sslMode=VERIFY_IDENTITY) \
+                 with the RDS CA bundle"
             );
             Ok(())
         }
-        TlsMode::VerifyCa | TlsMode::VerifyFull if !bundle.trusts_anything() => {
+        TlsMode::VerifyCa if bundle.is_empty() => Err(TlsSetupError::VerifyCaWithoutCa),
+        TlsMode::VerifyFull if !bundle.trusts_anything() => {
             Err(TlsSetupError::NothingTrusted { mode })
         }
         TlsMode::VerifyCa | TlsMode::VerifyFull => Ok(()),

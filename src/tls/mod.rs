@@ -11,6 +11,18 @@
 //! - the system trust store, on by default (RDS Proxy and Aurora DSQL present certificates
 //!   from public CAs); [`TrustConfig::with_system_roots`] turns it off.
 //!
+//! What each TLS mode trusts ([`CaBundle::system_roots_in`], [`tls_connector`]):
+//!
+//! | mode | chain checked against | host name |
+//! |---|---|---|
+//! | `verify-full` | the CA sources, and the system trust store unless turned off | checked |
+//! | `verify-ca` | exactly the CA sources given, never the system trust store; none given is [`TlsSetupError::VerifyCaWithoutCa`] when the connector is built | not checked |
+//! | `require` | nothing (a warning says the server is not authenticated) | not checked |
+//!
+//! `verify-ca` accepts any host name, so trusting the system store there would let any server
+//! with a certificate for any name from any public CA receive the token: libpq likewise trusts
+//! only the `sslrootcert` file in `verify-ca`, and refuses `sslrootcert=system` with it.
+//!
 //! [`CaBundle::load`] reads them all. Every certificate of a bundle becomes a trusted root
 //! (the RDS global bundle has over 100; native-tls's `Certificate::from_pem` would take only
 //! the first). An empty, garbled or missing file is an error that names the file, raised when

@@ -95,6 +95,11 @@ impl fmt::Debug for CaSource {
 /// Which certificate authorities a connection trusts: CA sources, and the system trust store
 /// (on by default: RDS Proxy and Aurora DSQL present certificates from public CAs).
 ///
+/// The system trust store is used only in `verify-full`. `verify-ca` does not check the host
+/// name, so it trusts exactly the CA sources given and never the system store, whatever
+/// [`system_roots`](Self::system_roots) says (as libpq trusts only `sslrootcert`); without any
+/// source it is an error when the connector is built.
+///
 /// ```
 /// use rds_iam::tls::{CaSource, TrustConfig};
 ///
@@ -122,7 +127,7 @@ impl Default for TrustConfig {
 }
 
 impl TrustConfig {
-    /// The system trust store only.
+    /// The system trust store only (used in `verify-full`; `verify-ca` needs a source).
     pub fn new() -> Self {
         Self {
             sources: Vec::new(),
@@ -144,14 +149,16 @@ impl TrustConfig {
         }
     }
 
-    /// Whether the system trust store is trusted too (default: yes).
+    /// Whether the system trust store is trusted too, in `verify-full` (default: yes). Never in
+    /// `verify-ca`.
     #[must_use]
     pub fn with_system_roots(mut self, system_roots: bool) -> Self {
         self.system_roots = system_roots;
         self
     }
 
-    /// Set whether the system trust store is trusted too.
+    /// Set whether the system trust store is trusted too, in `verify-full` (never in
+    /// `verify-ca`).
     pub fn set_system_roots(&mut self, system_roots: bool) {
         self.system_roots = system_roots;
     }
@@ -161,7 +168,7 @@ impl TrustConfig {
         &self.sources
     }
 
-    /// Whether the system trust store is trusted.
+    /// Whether the system trust store is trusted, in `verify-full`.
     pub fn system_roots(&self) -> bool {
         self.system_roots
     }

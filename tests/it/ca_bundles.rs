@@ -4,8 +4,12 @@
 use std::fs;
 use std::path::Path;
 
-use rds_iam::tls::{BUILD_TASK_CA_FILE, CaBundle, CaError, CaSource, TrustConfig, tls_connector};
+use rds_iam::tls::{
+    BUILD_TASK_CA_FILE, CaBundle, CaError, CaSource, TlsSetupError, TrustConfig, tls_connector,
+};
 use rds_iam::tls_mode::TlsMode;
+
+use crate::support::logs::LogCapture;
 
 /// `n` self-signed CA certificates in one PEM text, with text between the blocks as
 /// `openssl x509 -text` bundles have.
@@ -218,10 +222,42 @@ fn the_build_task_bundle_is_read_only_when_configured() {
 
 #[test]
 fn verifying_with_nothing_trusted_is_refused() {
-    let bundle = CaBundle::load(&TrustConfig::new().with_system_roots(false)).unwrap();
-    for mode in [TlsMode::VerifyCa, TlsMode::VerifyFull] {
-        let err = tls_connector(&bundle, mode).unwrap_err();
-        assert!(err.to_string().contains("no CA is trusted"), "{err}");
+    let nothing = CaBundle::load(&TrustConfig::new().with_system_roots(false)).unwrap();
+    let err = tls_connector(&nothing, TlsMode::VerifyFull).unwrap_err();
+    assert!(err.to_string().contains("no CA is trusted"), "{err}");
+}
+
+#[test]
+fn verify_ca_without_a_ca_source_is_refused_even_with_the_system_store() {
+    for system_roots in [true, false] {
+        let bundle = CaBundle::load(&TrustConfig::new().with_system_roots(system_roots)).unwrap();
+        let err = tls_connector(&bundle, TlsMode::VerifyCa).unwrap_err();
+        assert!(matches!(err, TlsSetupError::VerifyCaWithoutCa), "{err:?}");
+        let text = err.to_string();
+        for needle in [
+            "verify-ca trusts only the CA certificates given, never the system trust store",
+            "sslrootcert",
+            "sslCa",
+            ".ca(CaSource::file(PATH))",
+            "use verify-full",
+        ] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
     }
-    assert!(tls_connector(&bundle, TlsMode::Require).is_ok());
+    // With a CA source: built.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    fs::write(&path, generated_bundle(1)).unwrap();
+    assert!(tls_connector(&load_file(&path).unwrap(), TlsMode::VerifyCa).is_ok());
+}
+
+#[test]
+fn require_warns_that_the_server_is_not_authenticated() {
+    let capture = LogCapture::default();
+    let _guard = capture.install();
+    let nothing = CaBundle::load(&TrustConfig::new().with_system_roots(false)).unwrap();
+    assert!(tls_connector(&nothing, TlsMode::Require).is_ok());
+    let logs = capture.text();
+    assert!(logs.contains(" WARN "), "{logs}");
+    assert!(logs.contains("the server is not authenticated"), "{logs}");
 }

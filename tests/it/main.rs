@@ -3,6 +3,8 @@
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod ca_bundles;
 mod credentials;
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+mod hostile_servers;
 mod jdbc_props;
 mod jdbc_urls;
 mod provider;

@@ -2,13 +2,12 @@
 //! is exactly what each test gives it (no AWS variables of the developer's, instance metadata
 //! off, empty shared config and credentials files).
 //!
-//! The example is built once per test run with `cargo build --example token` (same features
-//! and profile as this test binary, so it reuses the build), then run per case.
+//! The example is built once per test run (`support::examples`), then run per case.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
@@ -21,67 +20,8 @@ use crate::support::http::{Handler, HttpServer, Response};
 // Building and running the example.
 
 /// The built example's path.
-fn example() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // Exactly this test binary's features (`default` included), so that cargo reuses the
-        // library it built for the tests instead of building it again.
-        let features: Vec<&str> = [
-            ("default", cfg!(feature = "default")),
-            ("postgres", cfg!(feature = "postgres")),
-            ("mysql", cfg!(feature = "mysql")),
-            ("emulator", cfg!(feature = "emulator")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--example", "token", "--no-default-features"])
-            .args(["--message-format", "json-render-diagnostics"]);
-        // Without the variables cargo sets for this test binary: build scripts (ring's) watch
-        // some of them, and would make cargo rebuild everything here and again in the next
-        // `cargo test`.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "OUT_DIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                cargo.env_remove(name.as_ref());
-            }
-        }
-        if !features.is_empty() {
-            cargo.args(["--features", &features.join(",")]);
-        }
-        if !cfg!(debug_assertions) {
-            cargo.arg("--release");
-        }
-        let output = cargo.output().expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "cargo build --example token failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|msg| {
-                msg["reason"] == "compiler-artifact"
-                    && msg["target"]["name"] == "token"
-                    && msg["target"]["kind"][0] == "example"
-            })
-            .and_then(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reports the example's executable")
-    })
+fn example() -> PathBuf {
+    crate::support::examples::built("token")
 }
 
 /// The secrets the child gets and must never print on stderr.

@@ -5,6 +5,9 @@
 #![allow(dead_code)] // reason: shared helpers, not every test module uses every item
 
 pub mod ca;
+pub mod examples;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod hostile;
 pub mod http;
 pub mod iam;
 pub mod logs;
