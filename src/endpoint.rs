@@ -16,10 +16,25 @@
 //! | `other` | anything else: a custom DNS name, `localhost`, a tunnel |
 //!
 //! The `region.rds` part may also be written `rds.region` (China since 2023, GovCloud, ISO), and
-//! `rds-fips` in place of `rds` (FIPS endpoints). The domain may be `amazonaws.com`
-//! (commercial, GovCloud), `amazonaws.com.cn` (China), `c2s.ic.gov` (ISO),
-//! `sc2s.sgov.gov` (ISO-B) or `amazonaws.eu` (European Sovereign Cloud). Matching ignores case
-//! and one trailing dot; the region is reported in lower case.
+//! `rds-fips` in place of `rds` (FIPS endpoints). The domain is the DNS suffix of an AWS
+//! partition, as listed in the partitions data the AWS SDKs ship (botocore's
+//! `partitions.json`, the Rust SDK's partition resolver; a copy is in this crate's
+//! `tests/data/partitions.json`, which the tests check this module against):
+//!
+//! | partition | DNS suffix | regions |
+//! |---|---|---|
+//! | `aws` | `amazonaws.com` | `us-`, `eu-`, `ap-`, `sa-`, `ca-`, `me-`, `af-`, `il-`, `mx-` |
+//! | `aws-us-gov` | `amazonaws.com` | `us-gov-` |
+//! | `aws-cn` | `amazonaws.com.cn` | `cn-` |
+//! | `aws-eusc` | `amazonaws.eu` | `eusc-de-` |
+//! | `aws-iso` | `c2s.ic.gov` | `us-iso-` |
+//! | `aws-iso-b` | `sc2s.sgov.gov` | `us-isob-` |
+//! | `aws-iso-e` | `cloud.adc-e.uk` | `eu-isoe-` |
+//! | `aws-iso-f` | `csp.hci.ic.gov` | `us-isof-` |
+//!
+//! A region that no partition of its domain claims belongs to the domain's first partition
+//! (`aws` for `amazonaws.com`), as in the SDKs. Matching ignores case and one trailing dot; the
+//! region is reported in lower case.
 //!
 //! ```
 //! use rds_iam::endpoint::{classify, EndpointKind, Partition};
@@ -110,13 +125,17 @@ pub enum Partition {
     AwsIso,
     /// ISO-B (`sc2s.sgov.gov`).
     AwsIsoB,
+    /// ISO-E (`cloud.adc-e.uk`).
+    AwsIsoE,
+    /// ISO-F (`csp.hci.ic.gov`).
+    AwsIsoF,
     /// AWS European Sovereign Cloud (`amazonaws.eu`).
     AwsEusc,
 }
 
 impl Partition {
     /// The partition ID as in ARNs: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`,
-    /// `aws-eusc`.
+    /// `aws-iso-e`, `aws-iso-f`, `aws-eusc`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Aws => "aws",
@@ -124,8 +143,44 @@ impl Partition {
             Self::AwsUsGov => "aws-us-gov",
             Self::AwsIso => "aws-iso",
             Self::AwsIsoB => "aws-iso-b",
+            Self::AwsIsoE => "aws-iso-e",
+            Self::AwsIsoF => "aws-iso-f",
             Self::AwsEusc => "aws-eusc",
         }
+    }
+
+    /// Every partition, in the order of the AWS partitions data.
+    pub const ALL: [Partition; 8] = [
+        Self::Aws,
+        Self::AwsCn,
+        Self::AwsEusc,
+        Self::AwsIso,
+        Self::AwsIsoB,
+        Self::AwsIsoE,
+        Self::AwsIsoF,
+        Self::AwsUsGov,
+    ];
+
+    /// The DNS suffix of the partition's endpoint names, such as `amazonaws.com`.
+    pub fn dns_suffix(self) -> &'static str {
+        data(self).dns_suffix
+    }
+
+    /// The partition whose region names `region` has (its `regionRegex` in the AWS partitions
+    /// data), if any: `us-gov-west-1` is in `aws-us-gov`, `cn-north-1` in `aws-cn`.
+    ///
+    /// ```
+    /// use rds_iam::endpoint::Partition;
+    ///
+    /// assert_eq!(Partition::for_region("us-gov-west-1"), Some(Partition::AwsUsGov));
+    /// assert_eq!(Partition::for_region("eu-west-1"), Some(Partition::Aws));
+    /// assert_eq!(Partition::for_region("moon-base-1"), None);
+    /// ```
+    pub fn for_region(region: &str) -> Option<Self> {
+        PARTITIONS
+            .iter()
+            .find(|p| p.holds(region))
+            .map(|p| p.partition)
     }
 }
 
@@ -160,14 +215,91 @@ impl RdsEndpoint {
     }
 }
 
-/// The domains RDS endpoint names end with, as labels.
-const DOMAINS: [(&[&str], Partition); 5] = [
-    (&["amazonaws", "com", "cn"], Partition::AwsCn),
-    (&["amazonaws", "com"], Partition::Aws),
-    (&["amazonaws", "eu"], Partition::AwsEusc),
-    (&["c2s", "ic", "gov"], Partition::AwsIso),
-    (&["sc2s", "sgov", "gov"], Partition::AwsIsoB),
+/// One partition of the AWS partitions data (`tests/data/partitions.json`).
+struct PartitionData {
+    partition: Partition,
+    /// `outputs.dnsSuffix`.
+    dns_suffix: &'static str,
+    /// What `regionRegex` accepts before `-WORD-DIGITS`.
+    region_prefixes: &'static [&'static str],
+}
+
+impl PartitionData {
+    /// Whether `region` matches `regionRegex`: a prefix, then `-WORD-DIGITS`.
+    fn holds(&self, region: &str) -> bool {
+        self.region_prefixes.iter().any(|prefix| {
+            let rest = region
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('-'));
+            rest.and_then(|r| r.split_once('-'))
+                .is_some_and(|(word, digits)| {
+                    !word.is_empty()
+                        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        && !digits.is_empty()
+                        && digits.bytes().all(|b| b.is_ascii_digit())
+                })
+        })
+    }
+}
+
+/// The partitions, in the order of the data file; for a shared DNS suffix the first is the
+/// fallback for regions no partition claims.
+const PARTITIONS: [PartitionData; 8] = [
+    PartitionData {
+        partition: Partition::Aws,
+        dns_suffix: "amazonaws.com",
+        region_prefixes: &["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"],
+    },
+    PartitionData {
+        partition: Partition::AwsCn,
+        dns_suffix: "amazonaws.com.cn",
+        region_prefixes: &["cn"],
+    },
+    PartitionData {
+        partition: Partition::AwsEusc,
+        dns_suffix: "amazonaws.eu",
+        region_prefixes: &["eusc-de"],
+    },
+    PartitionData {
+        partition: Partition::AwsIso,
+        dns_suffix: "c2s.ic.gov",
+        region_prefixes: &["us-iso"],
+    },
+    PartitionData {
+        partition: Partition::AwsIsoB,
+        dns_suffix: "sc2s.sgov.gov",
+        region_prefixes: &["us-isob"],
+    },
+    PartitionData {
+        partition: Partition::AwsIsoE,
+        dns_suffix: "cloud.adc-e.uk",
+        region_prefixes: &["eu-isoe"],
+    },
+    PartitionData {
+        partition: Partition::AwsIsoF,
+        dns_suffix: "csp.hci.ic.gov",
+        region_prefixes: &["us-isof"],
+    },
+    PartitionData {
+        partition: Partition::AwsUsGov,
+        dns_suffix: "amazonaws.com",
+        region_prefixes: &["us-gov"],
+    },
 ];
+
+fn data(partition: Partition) -> &'static PartitionData {
+    PARTITIONS
+        .iter()
+        .find(|p| p.partition == partition)
+        .expect("every partition has its data")
+}
+
+/// The labels before `suffix` (dot-separated), if `labels` ends with it.
+fn strip_suffix<'a, 'h>(labels: &'a [&'h str], suffix: &str) -> Option<&'a [&'h str]> {
+    let suffix: Vec<&str> = suffix.split('.').collect();
+    let (rest, tail) = labels.split_at_checked(labels.len().checked_sub(suffix.len())?)?;
+    (tail == suffix.as_slice()).then_some(rest)
+}
 
 /// The endpoint-kind prefixes of the label before the region, longest match first.
 const PREFIXES: [(&str, EndpointKind); 7] = [
@@ -200,11 +332,9 @@ fn classify_name(host: &str) -> Option<RdsEndpoint> {
     if !labels.iter().all(|l| is_dns_label(l)) {
         return None;
     }
-    let (rest, mut partition) = DOMAINS.iter().find_map(|(domain, partition)| {
-        let cut = labels.len().checked_sub(domain.len())?;
-        let (rest, tail) = labels.split_at_checked(cut)?;
-        (tail == *domain).then_some((rest, *partition))
-    })?;
+    let (rest, dns_suffix) = PARTITIONS
+        .iter()
+        .find_map(|p| Some((strip_suffix(&labels, p.dns_suffix)?, p.dns_suffix)))?;
 
     // `region.rds`, `rds.region` (either with `rds-fips`), or `global.rds`.
     let [names @ .., id, a, b] = rest else {
@@ -224,10 +354,10 @@ fn classify_name(host: &str) -> Option<RdsEndpoint> {
         return None;
     }
 
-    let (mut kind, suffix) = PREFIXES
+    let (mut kind, id) = PREFIXES
         .iter()
         .find_map(|(prefix, kind)| id.strip_prefix(prefix).map(|s| (*kind, s)))?;
-    if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     // A Global writer name is the only one without a region, and always has one.
@@ -237,9 +367,12 @@ fn classify_name(host: &str) -> Option<RdsEndpoint> {
     if kind == EndpointKind::Proxy && names.len() >= 2 && names.last() == Some(&"endpoint") {
         kind = EndpointKind::ProxyEndpoint;
     }
-    if partition == Partition::Aws && region.is_some_and(|r| r.starts_with("us-gov-")) {
-        partition = Partition::AwsUsGov;
-    }
+    let mut same_suffix = PARTITIONS.iter().filter(|p| p.dns_suffix == dns_suffix);
+    let partition = same_suffix
+        .clone()
+        .find(|p| region.is_some_and(|r| p.holds(r)))
+        .or_else(|| same_suffix.next())?
+        .partition;
     Some(RdsEndpoint {
         kind,
         region: region.map(str::to_owned),
