@@ -1,184 +1,56 @@
 //! The `token` example run for real: the built binary, in a child process whose environment
-//! is exactly what each test gives it (no AWS variables of the developer's, instance metadata
-//! off, empty shared config and credentials files).
-//!
-//! The example is built once per test run with `cargo build --example token` (same features
-//! and profile as this test binary, so it reuses the build), then run per case.
+//! is exactly what each test gives it (see `support::example`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use serde_json::Value;
 
+use crate::support::example::{ChildEnv, Run};
 use crate::support::http::{Handler, HttpServer, Response};
 
 // ---------------------------------------------------------------------------
-// Building and running the example.
-
-/// The built example's path.
-fn example() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // Exactly this test binary's features (`default` included), so that cargo reuses the
-        // library it built for the tests instead of building it again.
-        let features: Vec<&str> = [
-            ("default", cfg!(feature = "default")),
-            ("postgres", cfg!(feature = "postgres")),
-            ("mysql", cfg!(feature = "mysql")),
-            ("emulator", cfg!(feature = "emulator")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--example", "token", "--no-default-features"])
-            .args(["--message-format", "json-render-diagnostics"]);
-        // Without the variables cargo sets for this test binary: build scripts (ring's) watch
-        // some of them, and would make cargo rebuild everything here and again in the next
-        // `cargo test`.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "OUT_DIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                cargo.env_remove(name.as_ref());
-            }
-        }
-        if !features.is_empty() {
-            cargo.args(["--features", &features.join(",")]);
-        }
-        if !cfg!(debug_assertions) {
-            cargo.arg("--release");
-        }
-        let output = cargo.output().expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "cargo build --example token failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|msg| {
-                msg["reason"] == "compiler-artifact"
-                    && msg["target"]["name"] == "token"
-                    && msg["target"]["kind"][0] == "example"
-            })
-            .and_then(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reports the example's executable")
-    })
-}
+// Running the example.
 
 /// The secrets the child gets and must never print on stderr.
 const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE/+session=token";
+const SECRETS: &[&str] = &[
+    SECRET_ACCESS_KEY,
+    SESSION_TOKEN,
+    "secret-from-ecs",
+    "secret-from-sts",
+];
 
-/// A child environment: nothing of this process's, no credentials anywhere unless added.
-struct ChildEnv {
-    vars: Vec<(String, String)>,
-    _home: tempfile::TempDir,
+/// Running the `token` example in a [`ChildEnv`].
+trait RunToken {
+    fn run(&self, args: &[&str]) -> Run;
+    async fn run_async(&self, args: &[&str]) -> Run;
 }
 
-impl ChildEnv {
-    fn empty() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("config");
-        let credentials = home.path().join("credentials");
-        std::fs::File::create(&config).unwrap();
-        std::fs::File::create(&credentials).unwrap();
-        let vars = vec![
-            ("HOME".to_owned(), home.path().display().to_string()),
-            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
-            ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
-                credentials.display().to_string(),
-            ),
-        ];
-        Self { vars, _home: home }
-    }
-
-    /// Static credentials in the environment variables.
-    fn with_keys(access_key_id: &str, secret: &str, session_token: Option<&str>) -> Self {
-        let mut env = Self::empty()
-            .var("AWS_ACCESS_KEY_ID", access_key_id)
-            .var("AWS_SECRET_ACCESS_KEY", secret);
-        if let Some(token) = session_token {
-            env = env.var("AWS_SESSION_TOKEN", token);
-        }
-        env
-    }
-
-    fn var(mut self, name: &str, value: &str) -> Self {
-        self.vars.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(example());
-        command
-            .env_clear()
-            .envs(self.vars.iter().cloned())
-            .args(args);
-        command
-    }
-
+impl RunToken for ChildEnv {
     fn run(&self, args: &[&str]) -> Run {
-        Run::new(self.command(args).output().expect("the example runs"))
+        self.run_example("token", args, SECRETS)
     }
 
     async fn run_async(&self, args: &[&str]) -> Run {
-        let output = tokio::process::Command::from(self.command(args))
-            .output()
-            .await
-            .expect("the example runs");
-        Run::new(output)
+        self.run_example_async("token", args, SECRETS).await
     }
 }
 
-/// What one run of the example did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn new(output: Output) -> Self {
-        let run = Self {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        };
-        for secret in [
-            SECRET_ACCESS_KEY,
-            SESSION_TOKEN,
-            "secret-from-ecs",
-            "secret-from-sts",
-        ] {
-            assert!(!run.stderr.contains(secret), "a secret on stderr: {run:?}");
-        }
-        assert!(!run.stderr.contains("panicked"), "{run:?}");
-        run
-    }
-
+/// What a successful run printed.
+trait Printed {
     /// Success: the token alone, one line.
+    fn token(&self) -> &str;
+    /// Success: one JSON object.
+    fn json(&self) -> Value;
+}
+
+impl Printed for Run {
     fn token(&self) -> &str {
         assert_eq!(self.code, Some(0), "{self:?}");
         assert_eq!(self.stderr, "", "{self:?}");
@@ -194,19 +66,6 @@ impl Run {
         assert_eq!(self.code, Some(0), "{self:?}");
         assert_eq!(self.stderr, "", "{self:?}");
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
-    }
-
-    /// Failure with `code`: nothing on stdout, one `token: error: ` line on stderr; that line.
-    fn error(&self, code: i32) -> &str {
-        assert_eq!(self.code, Some(code), "{self:?}");
-        assert_eq!(self.stdout, "", "{self:?}");
-        let line = self
-            .stderr
-            .strip_suffix('\n')
-            .and_then(|s| s.strip_prefix("token: error: "))
-            .unwrap_or_else(|| panic!("not one error line: {self:?}"));
-        assert!(!line.contains('\n'), "more than one line: {self:?}");
-        line
     }
 }
 

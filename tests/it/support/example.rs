@@ -1,0 +1,195 @@
+//! The crate's examples built for real and run as child processes, in an environment that is
+//! exactly what each test gives them (no AWS variables of the developer's, instance metadata
+//! off, empty shared config and credentials files).
+//!
+//! Each example is built once per test run with `cargo build --example NAME` (the same features
+//! and profile as this test binary, so cargo reuses the library it built for the tests).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::Value;
+
+/// The path of the built example `name`.
+pub fn built(name: &'static str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<&'static str, Arc<OnceLock<PathBuf>>>>> = OnceLock::new();
+    let slot = Arc::clone(
+        BUILT
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap()
+            .entry(name)
+            .or_default(),
+    );
+    slot.get_or_init(|| build(name)).clone()
+}
+
+fn build(name: &str) -> PathBuf {
+    // Exactly this test binary's features (`default` included), so that cargo reuses the
+    // library it built for the tests instead of building it again.
+    let features: Vec<&str> = [
+        ("default", cfg!(feature = "default")),
+        ("postgres", cfg!(feature = "postgres")),
+        ("mysql", cfg!(feature = "mysql")),
+        ("emulator", cfg!(feature = "emulator")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--example", name, "--no-default-features"])
+        .args(["--message-format", "json-render-diagnostics"]);
+    // Without the variables cargo sets for this test binary: build scripts (ring's) watch
+    // some of them, and would make cargo rebuild everything here and again in the next
+    // `cargo test`.
+    for (var, _) in std::env::vars_os() {
+        let var = var.to_string_lossy();
+        if var.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&var.as_ref())
+        {
+            cargo.env_remove(var.as_ref());
+        }
+    }
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release");
+    }
+    let output = cargo.output().expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|msg| {
+            msg["reason"] == "compiler-artifact"
+                && msg["target"]["name"] == name
+                && msg["target"]["kind"][0] == "example"
+        })
+        .and_then(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reports the example's executable")
+}
+
+/// A child environment: nothing of this process's, no credentials anywhere unless added.
+pub struct ChildEnv {
+    vars: Vec<(String, String)>,
+    _home: tempfile::TempDir,
+}
+
+impl ChildEnv {
+    pub fn empty() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("config");
+        let credentials = home.path().join("credentials");
+        std::fs::File::create(&config).unwrap();
+        std::fs::File::create(&credentials).unwrap();
+        let vars = vec![
+            ("HOME".to_owned(), home.path().display().to_string()),
+            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+            ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+                credentials.display().to_string(),
+            ),
+        ];
+        Self { vars, _home: home }
+    }
+
+    /// Static credentials in the environment variables.
+    pub fn with_keys(access_key_id: &str, secret: &str, session_token: Option<&str>) -> Self {
+        let mut env = Self::empty()
+            .var("AWS_ACCESS_KEY_ID", access_key_id)
+            .var("AWS_SECRET_ACCESS_KEY", secret);
+        if let Some(token) = session_token {
+            env = env.var("AWS_SESSION_TOKEN", token);
+        }
+        env
+    }
+
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn command(&self, example: &'static str, args: &[&str]) -> Command {
+        let mut command = Command::new(built(example));
+        command
+            .env_clear()
+            .envs(self.vars.iter().cloned())
+            .args(args);
+        command
+    }
+
+    /// Run `example` with `args`; `secrets` must not appear on its stderr.
+    pub fn run_example(&self, example: &'static str, args: &[&str], secrets: &[&str]) -> Run {
+        let output = self
+            .command(example, args)
+            .output()
+            .expect("the example runs");
+        Run::new(example, output, secrets)
+    }
+
+    /// [`ChildEnv::run_example`] without blocking the test's runtime (which serves the child).
+    pub async fn run_example_async(&self, example: &'static str, args: &[&str], secrets: &[&str]) -> Run {
+        let output = tokio::process::Command::from(self.command(example, args))
+            .output()
+            .await
+            .expect("the example runs");
+        Run::new(example, output, secrets)
+    }
+}
+
+/// What one run of an example did.
+#[derive(Debug)]
+pub struct Run {
+    example: &'static str,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(example: &'static str, output: Output, secrets: &[&str]) -> Self {
+        let run = Self {
+            example,
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        };
+        for secret in secrets {
+            assert!(!run.stderr.contains(secret), "a secret on stderr: {run:?}");
+        }
+        assert!(!run.stderr.contains("panicked"), "{run:?}");
+        run
+    }
+
+    /// Failure with `code`: nothing on stdout, one `EXAMPLE: error: ` line on stderr; that line.
+    pub fn error(&self, code: i32) -> &str {
+        assert_eq!(self.code, Some(code), "{self:?}");
+        assert_eq!(self.stdout, "", "{self:?}");
+        let prefix = format!("{}: error: ", self.example);
+        let line = self
+            .stderr
+            .strip_suffix('\n')
+            .and_then(|s| s.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("not one error line: {self:?}"));
+        assert!(!line.contains('\n'), "more than one line: {self:?}");
+        line
+    }
+}
