@@ -307,7 +307,7 @@ fn describe(token: &AuthToken, target: &Target) -> output::TokenFacts {
             endpoint_kind: kind.as_str(),
             action: None,
             signed_at: token.signed_at(),
-            expires_at: token.expires_at(),
+            expires_at: token.valid_until(),
         },
         Target::Dsql { params } => output::TokenFacts {
             host: params.host.clone(),
@@ -317,7 +317,7 @@ fn describe(token: &AuthToken, target: &Target) -> output::TokenFacts {
             endpoint_kind: "dsql",
             action: Some(params.action.as_str()),
             signed_at: token.signed_at(),
-            expires_at: token.expires_at(),
+            expires_at: token.valid_until(),
         },
     }
 }

@@ -45,8 +45,9 @@ const HTTPS_PORT: u16 = 443;
 /// # Errors
 ///
 /// [`TokenError`] when the host, port, user or region cannot be signed for (empty, or
-/// characters no host or region has), when the credentials lack a key, or when `at` is
-/// before 1970 or after the year 9999.
+/// characters no host or region has), when the credentials lack a key or had expired at
+/// `at` ([`TokenError::CredentialsExpired`]), or when `at` is before 1970 or after the year
+/// 9999.
 ///
 /// # Example
 ///
@@ -184,6 +185,14 @@ fn presign(
         return Err(TokenError::TimeAfterYear9999);
     }
     let signed_at = UNIX_EPOCH + Duration::from_secs(secs);
+    if let Some(expiry) = credentials.expiry()
+        && expiry <= at
+    {
+        return Err(TokenError::CredentialsExpired {
+            expiry,
+            at: signed_at,
+        });
+    }
     let amz_date_bytes = UtcDateTime::from_unix_secs(secs).amz_date();
     let amz_date = ascii(&amz_date_bytes);
     let date = &amz_date[..8];
@@ -547,6 +556,48 @@ mod tests {
         let temporary = Credentials::new("AKID", "secret", Some("t".into()), Some(later), "unit");
         let token = sign_rds_token(&params, &temporary, at).unwrap();
         assert_eq!(token.valid_until(), token.expires_at());
+    }
+
+    #[test]
+    fn credentials_expired_at_the_signing_instant_are_refused() {
+        let params = RdsTokenParams::new("db", 5432, "u", "us-east-1");
+        let dsql = DsqlTokenParams::new(
+            "abc.dsql.us-east-1.on.aws",
+            "us-east-1",
+            DsqlAction::DbConnect,
+        );
+        let expired =
+            |expiry| Credentials::new("AKID", "secret", Some("t".into()), Some(expiry), "unit");
+        let an_hour_ago = at() - Duration::from_secs(3600);
+        for expiry in [an_hour_ago, at()] {
+            let want = TokenError::CredentialsExpired { expiry, at: at() };
+            assert_eq!(
+                sign_rds_token(&params, &expired(expiry), at()).unwrap_err(),
+                want
+            );
+            assert_eq!(
+                sign_dsql_token(&dsql, &expired(expiry), at()).unwrap_err(),
+                want
+            );
+        }
+        let message = sign_rds_token(
+            &params,
+            &expired(an_hour_ago),
+            at() + Duration::from_millis(500),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            message.starts_with(
+                "the AWS credentials expired at 2024-02-29T11:34:56Z, at or before the signing \
+                 time 2024-02-29T12:34:56Z"
+            ),
+            "{message}"
+        );
+        assert!(message.contains("fresh credentials"), "{message}");
+        // A second of life left is still a token (valid for that second).
+        let token = sign_rds_token(&params, &expired(at() + Duration::from_secs(1)), at()).unwrap();
+        assert_eq!(token.valid_until(), at() + Duration::from_secs(1));
     }
 
     #[test]

@@ -112,23 +112,26 @@ impl EcsServer {
     async fn start(clock: ManualClock) -> Self {
         let counter = Counter::new();
         let state = Arc::clone(&counter);
-        let handler: Handler = Arc::new(move |request| match state.on_request(&request) {
-            Ok(n) => Response {
-                status: 200,
-                content_type: "application/json",
-                body: format!(
-                    r#"{{"AccessKeyId":"{}","SecretAccessKey":"{}","Token":"{}","Expiration":"{}","RoleArn":"{BUILD_TASK_ROLE_ARN}"}}"#,
-                    access_key("ECS", n),
-                    secret_key("ECS", n),
-                    session_token("ECS", n),
-                    rfc3339(clock.now() + HOUR),
-                ),
-            },
-            Err(status) => Response {
-                status,
-                content_type: "application/json",
-                body: r#"{"code":"InternalError","message":"test server told to fail"}"#.to_owned(),
-            },
+        let handler: Handler = Arc::new(move |request| {
+            Some(match state.on_request(&request) {
+                Ok(n) => Response {
+                    status: 200,
+                    content_type: "application/json",
+                    body: format!(
+                        r#"{{"AccessKeyId":"{}","SecretAccessKey":"{}","Token":"{}","Expiration":"{}","RoleArn":"{BUILD_TASK_ROLE_ARN}"}}"#,
+                        access_key("ECS", n),
+                        secret_key("ECS", n),
+                        session_token("ECS", n),
+                        rfc3339(clock.now() + HOUR),
+                    ),
+                },
+                Err(status) => Response {
+                    status,
+                    content_type: "application/json",
+                    body: r#"{"code":"InternalError","message":"test server told to fail"}"#
+                        .to_owned(),
+                },
+            })
         });
         Self {
             http: HttpServer::start("/creds", handler).await,
@@ -151,12 +154,13 @@ impl StsServer {
     async fn start(clock: ManualClock) -> Self {
         let counter = Counter::new();
         let state = Arc::clone(&counter);
-        let handler: Handler = Arc::new(move |request| match state.on_request(&request) {
-            Ok(n) => Response {
-                status: 200,
-                content_type: "text/xml",
-                body: format!(
-                    r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+        let handler: Handler = Arc::new(move |request| {
+            Some(match state.on_request(&request) {
+                Ok(n) => Response {
+                    status: 200,
+                    content_type: "text/xml",
+                    body: format!(
+                        r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
     <AssumedRoleUser>
       <AssumedRoleId>AROA3XFRBF535PLBIFPI4:rds-iam-test</AssumedRoleId>
@@ -171,17 +175,18 @@ impl StsServer {
   </AssumeRoleResult>
   <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
 </AssumeRoleResponse>"#,
-                    access_key("STS", n),
-                    secret_key("STS", n),
-                    session_token("STS", n),
-                    rfc3339(clock.now() + HOUR),
-                ),
-            },
-            Err(status) => Response {
-                status,
-                content_type: "text/xml",
-                body: String::new(),
-            },
+                        access_key("STS", n),
+                        secret_key("STS", n),
+                        session_token("STS", n),
+                        rfc3339(clock.now() + HOUR),
+                    ),
+                },
+                Err(status) => Response {
+                    status,
+                    content_type: "text/xml",
+                    body: String::new(),
+                },
+            })
         });
         Self {
             http: HttpServer::start("/", handler).await,

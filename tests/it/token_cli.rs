@@ -385,7 +385,7 @@ async fn ecs_server(status: u16) -> (HttpServer, Arc<AtomicU64>) {
     let counter = Arc::clone(&requests);
     let handler: Handler = Arc::new(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
-        Response {
+        Some(Response {
             status,
             content_type: "application/json",
             body: if status == 200 {
@@ -395,7 +395,7 @@ async fn ecs_server(status: u16) -> (HttpServer, Arc<AtomicU64>) {
             } else {
                 r#"{"code":"InternalError","message":"test server told to fail"}"#.to_owned()
             },
-        }
+        })
     });
     (HttpServer::start("/creds", handler).await, requests)
 }
@@ -447,6 +447,45 @@ async fn a_failing_ecs_endpoint_is_a_clear_error() {
     assert!(requests.load(Ordering::SeqCst) >= 1);
 }
 
+/// The command refuses what the library and the connectors refuse: credentials that had
+/// expired at the signing instant (here `--at` an hour after the served credentials' expiry)
+/// give an error naming the expiry, not a token nobody accepts.
+#[tokio::test]
+async fn credentials_expired_at_the_signing_instant_are_refused() {
+    let (server, _) = ecs_server(200).await;
+    let env = ChildEnv::empty().var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url);
+    let run = env
+        .run_async(&[IAM_URL, "--at", "2030-01-01T02:00:00Z", "--json"])
+        .await;
+    let line = run.error(1);
+    assert!(
+        line.starts_with(
+            "the AWS credentials expired at 2030-01-01T01:00:00Z, at or before the signing time \
+             2030-01-01T02:00:00Z"
+        ),
+        "{line}"
+    );
+}
+
+/// `--json`'s `expires_at` is the token's real end of validity: the credentials' expiry when
+/// it comes before signing + 900 s.
+#[tokio::test]
+async fn json_expires_at_is_the_end_of_the_tokens_validity() {
+    let (server, _) = ecs_server(200).await;
+    let env = ChildEnv::empty().var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url);
+    let json = env
+        .run_async(&[IAM_URL, "--at", "2030-01-01T00:50:00Z", "--json"])
+        .await
+        .json();
+    assert_eq!(json["signed_at"], "2030-01-01T00:50:00Z");
+    assert_eq!(json["expires_at"], "2030-01-01T01:00:00Z", "{json}");
+    let json = env
+        .run_async(&[IAM_URL, "--at", "2030-01-01T00:30:00Z", "--json"])
+        .await
+        .json();
+    assert_eq!(json["expires_at"], "2030-01-01T00:45:00Z", "{json}");
+}
+
 // ---------------------------------------------------------------------------
 // --role-arn: STS on loopback (`AWS_ENDPOINT_URL_STS`).
 
@@ -458,7 +497,7 @@ async fn role_arn_assumes_the_role_through_sts_in_the_signing_region() {
         seen.lock()
             .unwrap()
             .push(format!("{}{}", request.head, request.body));
-        Response {
+        Some(Response {
             status: 200,
             content_type: "text/xml",
             body: r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -476,7 +515,7 @@ async fn role_arn_assumes_the_role_through_sts_in_the_signing_region() {
   </AssumeRoleResult>
 </AssumeRoleResponse>"#
                 .to_owned(),
-        }
+        })
     });
     let sts = HttpServer::start("/", handler).await;
     let env = ChildEnv::with_keys("AKIDSOURCE", SECRET_ACCESS_KEY, None)

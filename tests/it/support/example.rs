@@ -146,7 +146,12 @@ impl ChildEnv {
     }
 
     /// [`ChildEnv::run_example`] without blocking the test's runtime (which serves the child).
-    pub async fn run_example_async(&self, example: &'static str, args: &[&str], secrets: &[&str]) -> Run {
+    pub async fn run_example_async(
+        &self,
+        example: &'static str,
+        args: &[&str],
+        secrets: &[&str],
+    ) -> Run {
         let output = tokio::process::Command::from(self.command(example, args))
             .output()
             .await
