@@ -395,7 +395,7 @@ async fn refresh_before_is_configurable() {
 }
 
 #[tokio::test]
-async fn failing_endpoint_names_the_sources_and_what_to_check() {
+async fn failing_endpoint_leads_with_the_status_and_lists_only_what_applies() {
     let clock = ManualClock::new(at(T0));
     let server = EcsServer::start(clock.clone()).await;
     server.counter.set_reply(Reply::Status(500));
@@ -411,17 +411,21 @@ async fn failing_endpoint_names_the_sources_and_what_to_check() {
         "{err:?}"
     );
     let msg = err.to_string();
-    for expected in [
-        "unable to load AWS credentials",
-        "the default AWS credentials chain",
-        "ECS container credentials",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI is set",
-        "container credentials endpoint was tried",
-        &format!("HARNESS_ECS_BUILD_TASK_ROLE_ARN is `{BUILD_TASK_ROLE_ARN}`"),
+    assert!(
+        msg.starts_with(
+            "HTTP 500 from the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), \
+             so no AWS credentials were loaded; check that the endpoint is healthy"
+        ),
+        "{msg}"
+    );
+    // The endpoint was reached: where else credentials could come from does not apply, nor
+    // does the Harness runner's role.
+    for unwanted in [
+        "HARNESS_ECS_BUILD_TASK_ROLE_ARN",
+        "AWS_ACCESS_KEY_ID",
         "AWS_EC2_METADATA_DISABLED",
     ] {
-        assert!(msg.contains(expected), "missing {expected:?} in: {msg}");
+        assert!(!msg.contains(unwanted), "{unwanted} in: {msg}");
     }
     // The endpoint URL is not echoed, and the cause is carried, not repeated.
     assert!(!msg.contains(server.url()), "{msg}");
@@ -439,7 +443,7 @@ async fn failing_endpoint_names_the_sources_and_what_to_check() {
 }
 
 #[tokio::test]
-async fn refused_connection_names_the_sources_and_what_to_check() {
+async fn refused_connection_leads_with_the_connection() {
     // A port nothing listens on.
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -452,13 +456,14 @@ async fn refused_connection_names_the_sources_and_what_to_check() {
     let err = provider.credentials().await.unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI is set"),
+        msg.starts_with(
+            "no connection to the container credentials endpoint \
+             (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check that \
+             the endpoint is up and reachable from here"
+        ),
         "{msg}"
     );
-    assert!(
-        msg.contains("HARNESS_ECS_BUILD_TASK_ROLE_ARN is not set"),
-        "{msg}"
-    );
+    assert!(!msg.contains("HARNESS_ECS_BUILD_TASK_ROLE_ARN"), "{msg}");
     assert!(err.source().is_some());
     assert_eq!(provider.stats().failures, 1);
 }
@@ -630,8 +635,9 @@ async fn assume_role_without_a_region_is_an_error_not_us_east_1() {
     );
     let msg = err.to_string();
     assert!(msg.contains("AWS_REGION"), "{msg}");
-    assert!(msg.contains("iamRegion"), "{msg}");
-    assert!(msg.contains("--region"), "{msg}");
+    assert!(msg.contains("CredentialsConfig::region"), "{msg}");
+    // A library error names builder methods, not a command's flags.
+    assert!(!msg.contains("--region"), "{msg}");
     assert!(!msg.contains("us-east-1"), "{msg}");
 
     // An explicit region is enough (nothing is fetched while building).

@@ -3,6 +3,7 @@
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod ca_bundles;
 mod credentials;
+mod credentials_faults;
 mod jdbc_props;
 mod jdbc_urls;
 mod provider;

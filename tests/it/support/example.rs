@@ -5,25 +5,19 @@
 //! Each example is built once per test run with `cargo build --example NAME` (the same features
 //! and profile as this test binary, so cargo reuses the library it built for the tests).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
 
-/// The path of the built example `name`.
+/// The path of the built example `name` (built on first use; cargo would serialise
+/// concurrent builds anyway).
 pub fn built(name: &'static str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<&'static str, Arc<OnceLock<PathBuf>>>>> = OnceLock::new();
-    let slot = Arc::clone(
-        BUILT
-            .get_or_init(Mutex::default)
-            .lock()
-            .unwrap()
-            .entry(name)
-            .or_default(),
-    );
-    slot.get_or_init(|| build(name)).clone()
+    static BUILT: Mutex<BTreeMap<&str, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    built.entry(name).or_insert_with(|| build(name)).clone()
 }
 
 fn build(name: &str) -> PathBuf {
