@@ -41,6 +41,9 @@ options:
 Credentials come from the standard AWS chain (environment, shared files, web identity, ECS
 container credentials, EC2 instance metadata), or --profile; --role-arn assumes a role on top.
 
+Warnings are printed on stderr; RUST_LOG chooses what is logged (default warn; e.g.
+RUST_LOG=error, RUST_LOG=rds_iam=debug).
+
 exit codes: 0 success, 1 error (bad or non-IAM URL, no credentials, no region), 2 usage error";
 
 /// What the command line asks for.

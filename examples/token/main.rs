@@ -14,12 +14,14 @@
 //! ```
 //!
 //! Exit codes: 0 success; 1 an error (bad or non-IAM URL, no credentials, no region, ...),
-//! reported as one line on stderr; 2 a usage error. See `--help`.
+//! reported as one line on stderr; 2 a usage error. See `--help`. Warnings go to stderr too
+//! (`RUST_LOG` chooses more or less, e.g. `RUST_LOG=error` or `RUST_LOG=rds_iam=debug`).
 
 mod args;
 mod output;
 
 use std::error::Error;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -27,14 +29,17 @@ use rds_iam::clock::{Clock, SystemClock};
 use rds_iam::credentials::CredentialsConfig;
 use rds_iam::endpoint::{self, EndpointKind};
 use rds_iam::jdbc::JdbcUrl;
-use rds_iam::plan::{ConnectPlan, PlanOverrides};
+use rds_iam::plan::{ConnectPlan, PlanError, PlanOverrides};
 use rds_iam::token::{
     AuthToken, DsqlAction, DsqlTokenParams, RdsTokenParams, sign_dsql_token, sign_rds_token,
 };
 
 use args::{Args, EngineArg, USAGE, UsageError};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 fn main() -> ExitCode {
+    log_to_stderr();
     let argv: Result<Vec<String>, _> = std::env::args_os()
         .skip(1)
         .map(|arg| {
@@ -70,6 +75,20 @@ fn main() -> ExitCode {
         Err(Failure::Usage(msg)) => output::fail(2, &msg),
         Err(Failure::Error(line)) => output::fail(1, &line),
     }
+}
+
+/// Warnings on stderr (the library's), or what `RUST_LOG` asks for; stdout stays the token
+/// alone, or the JSON.
+fn log_to_stderr() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .init();
 }
 
 /// Why the command failed, and so its exit code.
@@ -222,7 +241,17 @@ fn plan(url: &JdbcUrl, args: &Args) -> Result<ConnectPlan, Failure> {
     if let Some(region) = args.region.clone().or(host_region) {
         overrides = overrides.region(region);
     }
-    let mut plan = ConnectPlan::resolve(url, &overrides).map_err(|e| Failure::error(&e))?;
+    let mut plan = ConnectPlan::resolve(url, &overrides).map_err(|e| {
+        // The library names the URL parameter; this command's flag does the same.
+        let flag = match e {
+            PlanError::MissingUser => "; or pass --user USER",
+            PlanError::UnknownRegion { .. } | PlanError::GlobalEndpointNeedsRegion { .. } => {
+                "; or pass --region REGION"
+            }
+            _ => "",
+        };
+        Failure::Error(format!("{}{flag}", output::error_line(&e)))
+    })?;
     if let Some(host) = &args.host {
         plan.endpoint = endpoint::classify(host);
         plan.signing_host.clone_from(host);

@@ -86,9 +86,9 @@ pub(crate) fn check(bundle: &CaBundle, mode: TlsMode) -> Result<(), TlsSetupErro
         TlsMode::Require => {
             tracing::warn!(
                 target: "rds_iam::tls",
-                "sslmode require: the connection is encrypted but the server certificate is not \
-                 verified, so a machine on the network path could pose as the database and \
-                 receive the IAM token; use verify-full with the RDS CA bundle"
+                "sslmode require: the connection is encrypted but the server is not authenticated \
+                 (its certificate is not verified), so a machine on the network path could pose \
+                 as the database and receive the IAM token; use verify-full with the RDS CA bundle"
             );
             Ok(())
         }

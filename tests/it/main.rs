@@ -21,6 +21,8 @@ mod live_postgres;
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod emulator_postgres;
 
+#[cfg(all(feature = "emulator", feature = "postgres", feature = "mysql"))]
+mod connect_cli;
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod connect_postgres;
 #[cfg(all(feature = "emulator", feature = "mysql"))]

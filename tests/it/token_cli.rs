@@ -189,6 +189,41 @@ fn a_jdbc_url_signs_for_its_host_port_user_and_region() {
     assert_eq!(run.token(), str_of(&case, "token"));
 }
 
+/// Logs go to stderr (warnings by default, what `RUST_LOG` asks for otherwise), never a
+/// secret; stdout stays the token alone.
+#[test]
+fn logs_go_to_stderr_as_rust_log_says() {
+    let case = rds_case("session_token_slash_plus_eq");
+    let port = case["port"].to_string();
+    let args = [
+        "--host",
+        str_of(&case, "host"),
+        "--port",
+        &port,
+        "--user",
+        str_of(&case, "user"),
+        "--region",
+        str_of(&case, "region"),
+        "--at",
+        str_of(&case, "at"),
+    ];
+    let quiet = env_of(&case).run(&args);
+    assert_eq!(quiet.token(), str_of(&case, "token"));
+
+    let verbose = env_of(&case).var("RUST_LOG", "rds_iam=debug").run(&args);
+    assert_eq!(verbose.code, Some(0), "{verbose:?}");
+    assert_eq!(verbose.stdout, quiet.stdout);
+    assert!(
+        verbose.stderr.contains("DEBUG") && verbose.stderr.contains("fetched AWS credentials"),
+        "{verbose:?}"
+    );
+    for secret in [str_of(&case, "secret_access_key"), str_of(&case, "token")] {
+        assert!(!verbose.stderr.contains(secret), "{verbose:?}");
+    }
+    let session_token = case["session_token"].as_str().unwrap();
+    assert!(!verbose.stderr.contains(session_token), "{verbose:?}");
+}
+
 #[test]
 fn json_output_has_the_token_and_its_facts() {
     let case = rds_case("basic_mysql");
@@ -315,11 +350,31 @@ fn missing_region_is_exit_1() {
     let env = with_keys();
     let run = env.run(&["--host", "localhost", "--port", "5432", "--user", "app"]);
     assert!(run.error(1).contains("--region REGION"), "{run:?}");
+    // The library's error names the URL parameter, the command adds its flag.
     let run =
         env.run(&["jdbc:aws-wrapper:postgresql://localhost:15432/app?wrapperPlugins=iam&user=u"]);
-    assert!(run.error(1).contains("iamRegion"), "{run:?}");
+    let line = run.error(1);
+    assert!(
+        line.contains("set iamRegion=REGION in the JDBC URL"),
+        "{line}"
+    );
+    assert!(line.ends_with("; or pass --region REGION"), "{line}");
     let run = env.run(&["--engine", "dsql", "--host", "db.example.com"]);
     assert!(run.error(1).contains("--region REGION"), "{run:?}");
+}
+
+#[test]
+fn missing_user_names_the_url_parameter_and_the_flag() {
+    let run = with_keys()
+        .run(&["jdbc:aws-wrapper:postgresql://db.abc123.eu-west-1.rds.amazonaws.com/app?wrapperPlugins=iam"]);
+    let line = run.error(1);
+    assert!(
+        line.starts_with(
+            "no database user to sign the IAM token for: add user=NAME to the JDBC URL"
+        ),
+        "{line}"
+    );
+    assert!(line.ends_with("; or pass --user USER"), "{line}");
 }
 
 #[test]
