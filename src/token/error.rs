@@ -18,8 +18,8 @@ pub enum TokenError {
     EmptyHost,
     /// The signing host holds a character no host name has (a port, path, space, ...).
     #[error(
-        "the signing host contains {found:?}, which no host name has; pass a bare DNS name, \
-         IPv4 address or [bracketed] IPv6 address, and the port in its own field"
+        "the signing host contains {found:?}, which no host name has; pass a DNS name, an IPv4 \
+         address or an IPv6 address (with or without brackets), and the port in its own field"
     )]
     InvalidHost {
         /// The first offending character.

@@ -4,6 +4,8 @@
 mod ca_bundles;
 mod credentials;
 mod credentials_faults;
+#[cfg(feature = "emulator")]
+mod ipv6_signing;
 mod jdbc_props;
 mod jdbc_urls;
 mod provider;
