@@ -14,7 +14,9 @@
 //!
 //! Exit codes: 0 success, 1 failure (URL, credentials, TLS, login, SQL), 2 usage error.
 
-use std::io::IsTerminal;
+#[path = "common/log.rs"]
+mod log;
+
 use std::process::ExitCode;
 
 use rds_iam::connect::ConnectError;
@@ -23,8 +25,6 @@ use rds_iam::mysql::MySqlConnector;
 use rds_iam::plan::PlanError;
 use rds_iam::postgres::PgConnector;
 use rds_iam::tls::CaSource;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
 
 const USAGE: &str = "\
 usage: connect JDBC_URL [--user USER] [--region REGION] [--ca PEM_FILE] -c SQL
@@ -126,19 +126,6 @@ fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
     }
     line.push_str(flag);
     line.replace('\n', " ")
-}
-
-/// Warnings on stderr (the library's), or what `RUST_LOG` asks for; stdout stays the rows.
-fn log_to_stderr() {
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::WARN.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .init();
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -244,7 +231,7 @@ mod mysql {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    log_to_stderr();
+    log::to_stderr();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(usage) => {

@@ -18,10 +18,11 @@
 //! (`RUST_LOG` chooses more or less, e.g. `RUST_LOG=error` or `RUST_LOG=rds_iam=debug`).
 
 mod args;
+#[path = "../common/log.rs"]
+mod log;
 mod output;
 
 use std::error::Error;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -35,11 +36,9 @@ use rds_iam::token::{
 };
 
 use args::{Args, EngineArg, USAGE, UsageError};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
 
 fn main() -> ExitCode {
-    log_to_stderr();
+    log::to_stderr();
     let argv: Result<Vec<String>, _> = std::env::args_os()
         .skip(1)
         .map(|arg| {
@@ -75,20 +74,6 @@ fn main() -> ExitCode {
         Err(Failure::Usage(msg)) => output::fail(2, &msg),
         Err(Failure::Error(line)) => output::fail(1, &line),
     }
-}
-
-/// Warnings on stderr (the library's), or what `RUST_LOG` asks for; stdout stays the token
-/// alone, or the JSON.
-fn log_to_stderr() {
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::WARN.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .init();
 }
 
 /// Why the command failed, and so its exit code.

@@ -11,13 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
-use aws_types::os_shim_internal::Env;
 use rds_iam::clock::{Clock, ManualClock, SystemClock};
-use rds_iam::credentials::{CredentialsConfig, CredentialsError, Environment};
+use rds_iam::credentials::CredentialsError;
 use rds_iam::provider::{ProviderStats, TokenProvider};
 use rds_iam::token::RdsTokenParams;
 
+use crate::support::aws_env::{AwsEnv, rfc3339};
 use crate::support::example::{self, ChildEnv};
 use crate::support::http::{Handler, HttpServer, Response};
 
@@ -38,14 +37,6 @@ const IAM_URL: &str = "jdbc:aws-wrapper:postgresql://db.abc123.eu-west-1.rds.ama
 
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    time::OffsetDateTime::from_unix_timestamp(secs as i64)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
 }
 
 /// How the endpoint misbehaves.
@@ -139,35 +130,6 @@ impl Endpoint {
     }
 }
 
-/// The default chain with nothing but the endpoint (aws-config and the diagnostics get the
-/// same explicit variables), on `clock`.
-fn config(endpoint: &Endpoint, clock: &ManualClock) -> (CredentialsConfig, tempfile::TempDir) {
-    let home = tempfile::tempdir().unwrap();
-    let (config, credentials) = (home.path().join("config"), home.path().join("credentials"));
-    std::fs::File::create(&config).unwrap();
-    std::fs::File::create(&credentials).unwrap();
-    let vars = [
-        (
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            endpoint.http.url.clone(),
-        ),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("AWS_CONFIG_FILE", config.display().to_string()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            credentials.display().to_string(),
-        ),
-        ("HOME", home.path().display().to_string()),
-    ];
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let loader = aws_config::defaults(BehaviorVersion::latest()).env(Env::from_slice(&pairs));
-    let config = CredentialsConfig::default_chain()
-        .aws_config_loader(loader)
-        .environment(Environment::from_vars(vars))
-        .clock(clock.clone());
-    (config, home)
-}
-
 /// What the message must not carry: secrets, and checks that do not apply to an endpoint
 /// that was reached (the Harness runner's role, the environment keys, the profile files,
 /// instance metadata).
@@ -190,8 +152,8 @@ fn assert_only_what_applies(message: &str) {
 async fn library(fault: Fault) {
     let clock = ManualClock::new(at(T0));
     let endpoint = Endpoint::start(Arc::new(clock.clone()), Some(fault)).await;
-    let (config, _home) = config(&endpoint, &clock);
-    let provider = config.build().await.unwrap();
+    let env = AwsEnv::ecs(&endpoint.http.url);
+    let provider = env.config(&clock).build().await.unwrap();
 
     let started = Instant::now();
     let err = provider.credentials().await.unwrap_err();
@@ -297,8 +259,8 @@ async fn settle(provider: &TokenProvider, done: impl Fn(&ProviderStats) -> bool)
 async fn cached_token_keeps_working(fault: Fault) {
     let clock = ManualClock::new(at(T0));
     let endpoint = Endpoint::start(Arc::new(clock.clone()), None).await;
-    let (config, _home) = config(&endpoint, &clock);
-    let provider = TokenProvider::builder(config.build().await.unwrap())
+    let env = AwsEnv::ecs(&endpoint.http.url);
+    let provider = TokenProvider::builder(env.config(&clock).build().await.unwrap())
         .clock(clock.clone())
         .build();
     let params = RdsTokenParams::new(

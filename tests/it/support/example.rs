@@ -12,6 +12,8 @@ use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
 
+use super::aws_env::AwsEnv;
+
 /// The path of the built example `name` (built on first use; cargo would serialise
 /// concurrent builds anyway).
 pub fn built(name: &'static str) -> PathBuf {
@@ -81,28 +83,11 @@ fn build(name: &str) -> PathBuf {
 }
 
 /// A child environment: nothing of this process's, no credentials anywhere unless added.
-pub struct ChildEnv {
-    vars: Vec<(String, String)>,
-    _home: tempfile::TempDir,
-}
+pub struct ChildEnv(AwsEnv);
 
 impl ChildEnv {
     pub fn empty() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("config");
-        let credentials = home.path().join("credentials");
-        std::fs::File::create(&config).unwrap();
-        std::fs::File::create(&credentials).unwrap();
-        let vars = vec![
-            ("HOME".to_owned(), home.path().display().to_string()),
-            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
-            ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
-                credentials.display().to_string(),
-            ),
-        ];
-        Self { vars, _home: home }
+        Self(AwsEnv::empty())
     }
 
     /// Static credentials in the environment variables.
@@ -116,16 +101,15 @@ impl ChildEnv {
         env
     }
 
-    pub fn var(mut self, name: &str, value: &str) -> Self {
-        self.vars.push((name.to_owned(), value.to_owned()));
-        self
+    pub fn var(self, name: &str, value: &str) -> Self {
+        Self(self.0.var(name, value))
     }
 
     fn command(&self, example: &'static str, args: &[&str]) -> Command {
         let mut command = Command::new(built(example));
         command
             .env_clear()
-            .envs(self.vars.iter().cloned())
+            .envs(self.0.vars().iter().cloned())
             .args(args);
         command
     }

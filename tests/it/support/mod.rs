@@ -4,6 +4,7 @@
 //! Each test module uses the part it needs; the rest is used by other modules.
 #![allow(dead_code)] // reason: shared helpers, not every test module uses every item
 
+pub mod aws_env;
 pub mod ca;
 pub mod example;
 pub mod http;
