@@ -144,7 +144,8 @@ impl CredentialsConfig {
     }
 
     /// These credentials, as given, for tests and special cases. They are
-    /// never fetched or refreshed, and served even past an expiry they carry.
+    /// never fetched or refreshed, and served even past an expiry they carry
+    /// (the signer then refuses them: [`TokenError::CredentialsExpired`](crate::token::TokenError::CredentialsExpired)).
     pub fn static_credentials(credentials: Credentials) -> Self {
         Self::with_base(Base::Static(credentials))
     }
