@@ -8,14 +8,21 @@
 //!
 //! Credentials come from the default AWS chain (environment, profile, ECS task role, ...).
 //! Result rows are printed tab-separated, one per line, NULL as an empty field. Errors are
-//! one line on stderr (the error and its causes, separated by `: `).
+//! one line on stderr (the error and its causes, separated by `: `). Warnings go to stderr
+//! too, such as `sslmode=require`'s "the server is not authenticated" (`RUST_LOG` chooses
+//! more or less, e.g. `RUST_LOG=error`).
 //!
 //! Exit codes: 0 success, 1 failure (URL, credentials, TLS, login, SQL), 2 usage error.
 
+#[path = "common/log.rs"]
+mod log;
+
 use std::process::ExitCode;
 
+use rds_iam::connect::ConnectError;
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::mysql::MySqlConnector;
+use rds_iam::plan::PlanError;
 use rds_iam::postgres::PgConnector;
 use rds_iam::tls::CaSource;
 
@@ -32,6 +39,8 @@ options:
                    and in verify-full the system trust store)
   -c SQL           the SQL to run (several statements separated by ';' are allowed)
   -h, --help       print this help
+
+Warnings are printed on stderr; RUST_LOG chooses what is logged (default warn).
 
 exit codes: 0 success, 1 failure, 2 usage error";
 
@@ -94,8 +103,16 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(args)
 }
 
-/// The error and its causes, on one line.
-fn one_line(error: &dyn std::error::Error) -> String {
+/// The error and its causes, on one line, and the flag of this command that does what a
+/// library error asks for.
+fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let flag = match error.downcast_ref::<ConnectError>() {
+        Some(ConnectError::Plan(PlanError::MissingUser)) => "; or pass --user USER",
+        Some(ConnectError::Plan(
+            PlanError::UnknownRegion { .. } | PlanError::GlobalEndpointNeedsRegion { .. },
+        )) => "; or pass --region REGION",
+        _ => "",
+    };
     let mut line = error.to_string();
     let mut next = error.source();
     while let Some(cause) = next {
@@ -107,6 +124,7 @@ fn one_line(error: &dyn std::error::Error) -> String {
         }
         next = cause.source();
     }
+    line.push_str(flag);
     line.replace('\n', " ")
 }
 
@@ -213,10 +231,11 @@ mod mysql {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    log::to_stderr();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(usage) => {
-            eprintln!("error: {usage}\n\n{USAGE}");
+            eprintln!("connect: error: {usage}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -233,7 +252,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}", one_line(&*e));
+            eprintln!("connect: error: {}", one_line(&*e));
             ExitCode::FAILURE
         }
     }

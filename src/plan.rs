@@ -8,8 +8,8 @@
 //!   whose name carries no region (a tunnel, a custom DNS name, an IP address, an Aurora Global
 //!   writer endpoint) needs `iamRegion`.
 //!
-//! The user comes from the URL and the region may be overridden, as the `token` example's
-//! `--user` and `--region` do.
+//! [`PlanOverrides`] replace the URL's user and region (as the `token` example's `--user` and
+//! `--region` do). Errors name URL parameters and these methods; a command adds its own flags.
 //!
 //! ```
 //! use rds_iam::endpoint::EndpointKind;
@@ -154,8 +154,9 @@ pub enum PlanError {
     Tls(#[from] TlsModeError),
     /// No database user in the URL nor in the overrides.
     #[error(
-        "no database user to sign the IAM token for: add user=NAME to the JDBC URL (or pass --user \
-         NAME); it must match the user in the IAM policy's rds-db:connect resource ARN"
+        "no database user to sign the IAM token for: add user=NAME to the JDBC URL (or give it to \
+         PlanOverrides::user or the connector builder's user method); it must match the user in \
+         the IAM policy's rds-db:connect resource ARN"
     )]
     MissingUser,
     /// The URL has no host (cannot happen for a parsed URL; kept for completeness).
@@ -164,7 +165,8 @@ pub enum PlanError {
     /// The signing host's name carries no region and none was given.
     #[error(
         "cannot tell the AWS region to sign the IAM token for `{host}`: it is not an RDS endpoint \
-         name, so set iamRegion=REGION in the JDBC URL (or pass --region REGION); tunnels, custom \
+         name, so set iamRegion=REGION in the JDBC URL (or give it to PlanOverrides::region or the \
+         connector builder's region method); tunnels, custom \
          DNS names and Aurora Global endpoints need it. RDS accepts only tokens signed for its own \
          endpoint name, so a token signed for a custom DNS name or tunnel address is not valid: \
          also set iamHost to the instance or cluster endpoint name"
@@ -176,8 +178,8 @@ pub enum PlanError {
     /// An Aurora Global writer endpoint and no region given.
     #[error(
         "`{host}` is an Aurora Global Database writer endpoint, whose name carries no region: set \
-         iamRegion to the region of the current primary cluster in the JDBC URL (or pass --region \
-         REGION)"
+         iamRegion to the region of the current primary cluster in the JDBC URL (or give it to \
+         PlanOverrides::region or the connector builder's region method)"
     )]
     GlobalEndpointNeedsRegion {
         /// The signing host.
@@ -228,6 +230,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.region, "us-west-2");
+    }
+
+    #[test]
+    fn errors_name_url_parameters_and_methods_not_flags() {
+        for e in [
+            PlanError::MissingUser,
+            PlanError::UnknownRegion { host: "h".into() },
+            PlanError::GlobalEndpointNeedsRegion { host: "h".into() },
+            PlanError::MissingHost,
+            PlanError::InvalidRegionOverride,
+        ] {
+            let message = e.to_string();
+            assert!(!message.contains("--"), "a flag in: {message}");
+        }
+        assert!(
+            PlanError::MissingUser
+                .to_string()
+                .contains("PlanOverrides::user")
+        );
+        assert!(
+            PlanError::UnknownRegion { host: "h".into() }
+                .to_string()
+                .contains("PlanOverrides::region")
+        );
     }
 
     #[test]

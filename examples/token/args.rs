@@ -30,7 +30,8 @@ options:
   --profile PROFILE    take credentials from this AWS profile instead of the default chain
   --at RFC3339         sign at this instant (e.g. 2024-02-29T12:34:56Z) instead of now
   --json               print {token, host, port, user, region, signed_at, expires_at,
-                       endpoint_kind} instead of the token alone
+                       endpoint_kind} instead of the token alone (expires_at: the end of
+                       the token's validity, earlier when the credentials expire first)
   --engine rds|dsql    rds (default) or an Aurora DSQL cluster endpoint
   --action ACTION      DSQL only: DbConnect (default) or DbConnectAdmin
   --expires-in SECS    DSQL only: token lifetime, 1 to 604800 (default 900)
@@ -39,6 +40,9 @@ options:
 
 Credentials come from the standard AWS chain (environment, shared files, web identity, ECS
 container credentials, EC2 instance metadata), or --profile; --role-arn assumes a role on top.
+
+Warnings are printed on stderr; RUST_LOG chooses what is logged (default warn; e.g.
+RUST_LOG=error, RUST_LOG=rds_iam=debug).
 
 exit codes: 0 success, 1 error (bad or non-IAM URL, no credentials, no region), 2 usage error";
 

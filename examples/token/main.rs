@@ -14,9 +14,12 @@
 //! ```
 //!
 //! Exit codes: 0 success; 1 an error (bad or non-IAM URL, no credentials, no region, ...),
-//! reported as one line on stderr; 2 a usage error. See `--help`.
+//! reported as one line on stderr; 2 a usage error. See `--help`. Warnings go to stderr too
+//! (`RUST_LOG` chooses more or less, e.g. `RUST_LOG=error` or `RUST_LOG=rds_iam=debug`).
 
 mod args;
+#[path = "../common/log.rs"]
+mod log;
 mod output;
 
 use std::error::Error;
@@ -27,7 +30,7 @@ use rds_iam::clock::{Clock, SystemClock};
 use rds_iam::credentials::CredentialsConfig;
 use rds_iam::endpoint::{self, EndpointKind};
 use rds_iam::jdbc::JdbcUrl;
-use rds_iam::plan::{ConnectPlan, PlanOverrides};
+use rds_iam::plan::{ConnectPlan, PlanError, PlanOverrides};
 use rds_iam::token::{
     AuthToken, DsqlAction, DsqlTokenParams, RdsTokenParams, sign_dsql_token, sign_rds_token,
 };
@@ -35,6 +38,7 @@ use rds_iam::token::{
 use args::{Args, EngineArg, USAGE, UsageError};
 
 fn main() -> ExitCode {
+    log::to_stderr();
     let argv: Result<Vec<String>, _> = std::env::args_os()
         .skip(1)
         .map(|arg| {
@@ -222,7 +226,17 @@ fn plan(url: &JdbcUrl, args: &Args) -> Result<ConnectPlan, Failure> {
     if let Some(region) = args.region.clone().or(host_region) {
         overrides = overrides.region(region);
     }
-    let mut plan = ConnectPlan::resolve(url, &overrides).map_err(|e| Failure::error(&e))?;
+    let mut plan = ConnectPlan::resolve(url, &overrides).map_err(|e| {
+        // The library names the URL parameter; this command's flag does the same.
+        let flag = match e {
+            PlanError::MissingUser => "; or pass --user USER",
+            PlanError::UnknownRegion { .. } | PlanError::GlobalEndpointNeedsRegion { .. } => {
+                "; or pass --region REGION"
+            }
+            _ => "",
+        };
+        Failure::Error(format!("{}{flag}", output::error_line(&e)))
+    })?;
     if let Some(host) = &args.host {
         plan.endpoint = endpoint::classify(host);
         plan.signing_host.clone_from(host);
@@ -307,7 +321,7 @@ fn describe(token: &AuthToken, target: &Target) -> output::TokenFacts {
             endpoint_kind: kind.as_str(),
             action: None,
             signed_at: token.signed_at(),
-            expires_at: token.expires_at(),
+            expires_at: token.valid_until(),
         },
         Target::Dsql { params } => output::TokenFacts {
             host: params.host.clone(),
@@ -317,7 +331,7 @@ fn describe(token: &AuthToken, target: &Target) -> output::TokenFacts {
             endpoint_kind: "dsql",
             action: Some(params.action.as_str()),
             signed_at: token.signed_at(),
-            expires_at: token.expires_at(),
+            expires_at: token.valid_until(),
         },
     }
 }

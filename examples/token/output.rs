@@ -52,6 +52,7 @@ pub struct TokenFacts {
     /// DSQL only.
     pub action: Option<&'static str>,
     pub signed_at: SystemTime,
+    /// The token's real end: the earlier of its own expiry and its credentials' expiry.
     pub expires_at: SystemTime,
 }
 

@@ -14,6 +14,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use super::cache::{CredentialsProvider, Source};
 use super::diagnostics::{Diagnostics, Environment, SourceDescription};
 use super::error::{AwsCredentialsError, CredentialsError};
+use super::fetch::{DEFAULT_FETCH_TIMEOUT, GuardedFetch};
 use crate::clock::{Clock, SystemClock};
 
 /// How long before their expiry cached credentials are refreshed by default:
@@ -90,6 +91,7 @@ pub struct CredentialsConfig {
     region: Option<String>,
     clock: Arc<dyn Clock>,
     refresh_before: Duration,
+    fetch_timeout: Duration,
     loader: Option<ConfigLoader>,
     environment: Environment,
 }
@@ -120,6 +122,7 @@ impl CredentialsConfig {
             region: None,
             clock: Arc::new(SystemClock),
             refresh_before: DEFAULT_REFRESH_BEFORE,
+            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             loader: None,
             environment: Environment::process(),
         }
@@ -141,7 +144,8 @@ impl CredentialsConfig {
     }
 
     /// These credentials, as given, for tests and special cases. They are
-    /// never fetched or refreshed, and served even past an expiry they carry.
+    /// never fetched or refreshed, and served even past an expiry they carry
+    /// (the signer then refuses them: [`TokenError::CredentialsExpired`](crate::token::TokenError::CredentialsExpired)).
     pub fn static_credentials(credentials: Credentials) -> Self {
         Self::with_base(Base::Static(credentials))
     }
@@ -202,6 +206,15 @@ impl CredentialsConfig {
         self
     }
 
+    /// How long one fetch of credentials may take (default [`DEFAULT_FETCH_TIMEOUT`], 8 s)
+    /// before it fails as timed out: an endpoint that never answers costs a caller this long,
+    /// not aws-config's three attempts of 5 s each. Needs the loader's sleep implementation
+    /// (aws-config's default is Tokio's).
+    pub fn fetch_timeout(mut self, fetch_timeout: Duration) -> Self {
+        self.fetch_timeout = fetch_timeout;
+        self
+    }
+
     /// The `aws-config` loader to start from (default:
     /// `aws_config::defaults(BehaviorVersion::latest())`): its HTTP client,
     /// timeouts, region, endpoint URL and profile files are used for the
@@ -233,6 +246,7 @@ impl CredentialsConfig {
             region,
             clock,
             refresh_before,
+            fetch_timeout,
             loader,
             environment,
         } = self;
@@ -251,6 +265,7 @@ impl CredentialsConfig {
         } else {
             None
         };
+        let sleep = sdk_config.as_ref().and_then(|c| c.sleep_impl());
 
         let (mut source, mut description) = match base {
             Base::Static(credentials) => (Source::Static(credentials), SourceDescription::Static),
@@ -312,6 +327,15 @@ impl CredentialsConfig {
             };
         }
 
+        if let Source::Fetch(provider) = source {
+            source = Source::Fetch(SharedCredentialsProvider::new(GuardedFetch::new(
+                provider,
+                fetch_timeout,
+                sleep,
+                Arc::clone(&clock),
+            )));
+        }
+
         let diagnostics = Diagnostics::new(description, &environment);
         Ok(CredentialsProvider::new(
             source,
@@ -341,6 +365,7 @@ impl fmt::Debug for CredentialsConfig {
         }
         d.field("region", &self.region)
             .field("refresh_before", &self.refresh_before)
+            .field("fetch_timeout", &self.fetch_timeout)
             .field("clock", &self.clock)
             .field(
                 "aws_config_loader",

@@ -8,8 +8,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::error::{AwsCredentialsError, CredentialsError};
+use super::fetch::ExpiredOnArrival;
+use crate::token::Rfc3339;
 
 /// ECS sets this in containers of a task that has a task role.
 pub const ENV_CONTAINER_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
@@ -152,14 +155,99 @@ impl Diagnostics {
         &self.source
     }
 
-    /// The error for a failed load from this source.
+    /// The error for a failed load from this source: the cause first, then the checks that
+    /// apply to it.
     pub(crate) fn unavailable(&self, cause: Arc<AwsCredentialsError>) -> CredentialsError {
+        let fault = Fault::of(&cause);
         let mut check = Vec::new();
-        self.checks(&self.source, &mut check);
+        let problem = if fault == Fault::NotFound {
+            self.checks(&self.source, &mut check);
+            format!(
+                "no AWS credentials found: tried {}",
+                self.tried(&self.source)
+            )
+        } else {
+            let place = match self.failed_at(&self.source, &fault, &mut check) {
+                Place::At(name) => format!("{} {name}", fault.preposition()),
+                Place::While(doing) => format!("while {doing}"),
+            };
+            format!("{fault} {place}, so no AWS credentials were loaded")
+        };
         CredentialsError::Unavailable {
-            tried: self.tried(&self.source),
+            problem,
             check: check.join("; "),
             source: cause,
+        }
+    }
+
+    /// Where `fault` happened, and what to check for it.
+    fn failed_at(&self, source: &SourceDescription, fault: &Fault, out: &mut Vec<String>) -> Place {
+        match source {
+            SourceDescription::DefaultChain => {
+                if let Some(var) = self.container_variable() {
+                    out.push(fault.endpoint_check(var));
+                    Place::At(format!("the container credentials endpoint ({var})"))
+                } else if self.web_identity_token_file_set {
+                    out.push(
+                        "that AWS_ROLE_ARN names a role whose trust policy accepts the web \
+                         identity token in AWS_WEB_IDENTITY_TOKEN_FILE, and that STS is reachable"
+                            .to_owned(),
+                    );
+                    Place::While(
+                        "assuming a role with the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)"
+                            .to_owned(),
+                    )
+                } else if !self.imds_disabled {
+                    out.push(
+                        "that this runs on EC2 with an instance profile, and that the instance \
+                         metadata service is reachable"
+                            .to_owned(),
+                    );
+                    Place::At("the EC2 instance metadata service".to_owned())
+                } else {
+                    self.checks(source, out);
+                    Place::At("the default AWS credentials chain".to_owned())
+                }
+            }
+            SourceDescription::Profile(_) | SourceDescription::Static => {
+                self.checks(source, out);
+                Place::At(self.tried(source))
+            }
+            SourceDescription::AssumeRole {
+                role_arn,
+                region,
+                base,
+            } => {
+                let for_role = format!("the source credentials for assuming role `{role_arn}`");
+                match self.failed_at(base, fault, out) {
+                    Place::At(name) if fault.is_from_credentials_endpoint() => {
+                        Place::At(format!("{name} ({for_role})"))
+                    }
+                    Place::While(doing) if fault.is_from_credentials_endpoint() => {
+                        Place::While(format!("{doing} ({for_role})"))
+                    }
+                    _ => {
+                        // The source credentials were there: STS is where it failed.
+                        out.clear();
+                        out.push(role_check(role_arn));
+                        Place::While(format!(
+                            "assuming role `{role_arn}` through STS in `{region}`"
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The variable naming the container credentials endpoint aws-config uses, if set (the
+    /// relative URI wins, as in aws-config).
+    fn container_variable(&self) -> Option<&'static str> {
+        if self.relative_uri_set {
+            Some(ENV_CONTAINER_RELATIVE_URI)
+        } else if self.full_uri_set {
+            Some(ENV_CONTAINER_FULL_URI)
+        } else {
+            None
         }
     }
 
@@ -194,11 +282,7 @@ impl Diagnostics {
                 out.push("the static credentials passed to the builder".to_owned());
             }
             SourceDescription::AssumeRole { role_arn, base, .. } => {
-                out.push(format!(
-                    "that the role ARN `{role_arn}` is right, that its trust policy lets the \
-                     source identity call sts:AssumeRole (and the external id, if it requires \
-                     one), and that STS is reachable on port 443"
-                ));
+                out.push(role_check(role_arn));
                 self.checks(base, out);
             }
         }
@@ -243,7 +327,7 @@ impl Diagnostics {
                 "{ENV_HARNESS_BUILD_TASK_ROLE_ARN} is `{arn}`: the build task must run with that \
                  role, and the role needs rds-db:connect"
             )),
-            None if !self.relative_uri_set => out.push(format!(
+            None if !self.relative_uri_set && !self.full_uri_set => out.push(format!(
                 "{ENV_HARNESS_BUILD_TASK_ROLE_ARN} is not set: on a Harness ECS runner it must \
                  hold the ARN of the build task role"
             )),
@@ -274,6 +358,162 @@ impl Diagnostics {
             None => "~/.aws/credentials".to_owned(),
         }
     }
+}
+
+/// Where a fetch failed: at a place (`HTTP 500 from ...`) or while doing something
+/// (`... while assuming role ...`).
+enum Place {
+    At(String),
+    While(String),
+}
+
+/// What went wrong in a fetch, read from `aws-config`'s error.
+///
+/// Beyond its public variants (nothing found, timed out) aws-config's error types are
+/// private, so the rest is read from the text of the causes; what is not recognised is
+/// [`Fault::Other`], and the message then names only where it happened (the cause follows in
+/// `source()`). The tests against a misbehaving endpoint keep these readings honest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fault {
+    /// No source in the chain had credentials.
+    NotFound,
+    /// No answer within the fetch deadline (`Some`), or an HTTP timeout.
+    TimedOut(Option<Duration>),
+    /// No connection could be made.
+    Unreachable,
+    /// An HTTP error status.
+    Status(u16),
+    /// An answer that is not JSON.
+    InvalidJson,
+    /// An answer without this field.
+    MissingField(String),
+    /// Credentials that had expired when they arrived.
+    Expired(ExpiredOnArrival),
+    /// Anything else.
+    Other,
+}
+
+impl Fault {
+    fn of(err: &AwsCredentialsError) -> Self {
+        match err {
+            AwsCredentialsError::CredentialsNotLoaded(_) => return Self::NotFound,
+            AwsCredentialsError::ProviderTimedOut(timeout) => {
+                return Self::TimedOut(Some(timeout.timeout_duration()));
+            }
+            _ => {}
+        }
+        let mut text = String::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(cause) = next {
+            if let Some(expired) = cause.downcast_ref::<ExpiredOnArrival>() {
+                return Self::Expired(*expired);
+            }
+            text.push_str(&cause.to_string());
+            text.push('\n');
+            next = cause.source();
+        }
+        let between = |start: &str, end: &str| {
+            let rest = &text[text.find(start)? + start.len()..];
+            Some(rest[..rest.find(end)?].to_owned())
+        };
+        if let Some(status) = between("HTTP credential provider: StatusCode(", ")") {
+            status.parse().map_or(Self::Other, Self::Status)
+        } else if text.contains("invalid JSON in response") {
+            Self::InvalidJson
+        } else if let Some(field) = between("Expected field `", "` in response") {
+            Self::MissingField(field)
+        } else if text.contains("timeout") || text.contains("timed out") {
+            Self::TimedOut(None)
+        } else if text.contains("dispatch failure") {
+            Self::Unreachable
+        } else {
+            Self::Other
+        }
+    }
+
+    /// How the cause relates to the place it happened at.
+    fn preposition(&self) -> &'static str {
+        match self {
+            Self::Unreachable => "to",
+            _ => "from",
+        }
+    }
+
+    /// Whether this is how a container credentials endpoint (an HTTP credentials provider)
+    /// fails, as opposed to STS.
+    fn is_from_credentials_endpoint(&self) -> bool {
+        matches!(
+            self,
+            Self::Status(_) | Self::InvalidJson | Self::MissingField(_) | Self::Expired(_)
+        )
+    }
+
+    /// What to check when the container credentials endpoint named by `var` failed so.
+    fn endpoint_check(&self, var: &str) -> String {
+        match self {
+            Self::Status(status) if *status >= 500 => {
+                "that the endpoint is healthy: a 5xx status is its own failure (its logs say \
+                 why); a later attempt may succeed"
+                    .to_owned()
+            }
+            Self::Status(_) => format!(
+                "that {var} names the right endpoint and path, that the authorization token it \
+                 needs (AWS_CONTAINER_AUTHORIZATION_TOKEN or _FILE) is set, and, in ECS, that \
+                 the task definition has a task role"
+            ),
+            Self::TimedOut(_) | Self::Unreachable => {
+                "that the endpoint is up and reachable from here (network, firewall, proxy \
+                 settings)"
+                    .to_owned()
+            }
+            Self::InvalidJson | Self::MissingField(_) => format!(
+                "that {var} points at a container credentials endpoint, which answers a JSON \
+                 object with AccessKeyId, SecretAccessKey, Token and Expiration (not a proxy's \
+                 or another service's page)"
+            ),
+            Self::Expired(expired) => format!(
+                "this machine's clock (it read {}), and that the endpoint hands out current \
+                 credentials",
+                Rfc3339(expired.now)
+            ),
+            Self::NotFound | Self::Other => format!(
+                "that the endpoint {var} names is reachable and healthy, and, in ECS, that the \
+                 task definition has a task role"
+            ),
+        }
+    }
+}
+
+/// The cause, in a few words, to lead the message.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("no AWS credentials found"),
+            Self::TimedOut(Some(after)) if after.subsec_nanos() == 0 => {
+                write!(f, "no answer within {} s", after.as_secs())
+            }
+            Self::TimedOut(Some(after)) => write!(f, "no answer within {} ms", after.as_millis()),
+            Self::TimedOut(None) => f.write_str("a timeout"),
+            Self::Unreachable => f.write_str("no connection"),
+            Self::Status(status) => write!(f, "HTTP {status}"),
+            Self::InvalidJson => f.write_str("invalid JSON"),
+            Self::MissingField(field) => write!(f, "no `{field}` in the answer"),
+            Self::Expired(expired) => write!(
+                f,
+                "credentials that had expired at {}",
+                Rfc3339(expired.expiry)
+            ),
+            Self::Other => f.write_str("an error"),
+        }
+    }
+}
+
+fn role_check(role_arn: &str) -> String {
+    format!(
+        "that the role ARN `{role_arn}` is right, that its trust policy lets the source identity \
+         call sts:AssumeRole (and the external id, if it requires one), and that STS is \
+         reachable on port 443"
+    )
 }
 
 fn set_or_not(set: bool) -> &'static str {
@@ -364,6 +604,120 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("that profile `deploy` exists in AWS_CONFIG_FILE=`/etc/aws/config`"));
+    }
+
+    #[test]
+    fn faults_are_read_from_aws_config_errors() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let expired = ExpiredOnArrival {
+            expiry: UNIX_EPOCH,
+            now: UNIX_EPOCH + Duration::from_secs(1),
+        };
+        for (err, fault) in [
+            (AwsCredentialsError::not_loaded("nothing"), Fault::NotFound),
+            (
+                AwsCredentialsError::provider_timed_out(Duration::from_secs(8)),
+                Fault::TimedOut(Some(Duration::from_secs(8))),
+            ),
+            (
+                AwsCredentialsError::provider_error(
+                    "Non-success status from HTTP credential provider: StatusCode(503)",
+                ),
+                Fault::Status(503),
+            ),
+            (
+                AwsCredentialsError::unhandled("invalid JSON in response: Error at offset 0"),
+                Fault::InvalidJson,
+            ),
+            (
+                AwsCredentialsError::unhandled(
+                    "Expected field `Token` in response but it was missing",
+                ),
+                Fault::MissingField("Token".to_owned()),
+            ),
+            (
+                AwsCredentialsError::unhandled(
+                    "dispatch failure: timeout: HTTP read timeout occurred after 5s",
+                ),
+                Fault::TimedOut(None),
+            ),
+            (
+                AwsCredentialsError::unhandled("dispatch failure: io error: Connection refused"),
+                Fault::Unreachable,
+            ),
+            (
+                AwsCredentialsError::provider_error(expired),
+                Fault::Expired(expired),
+            ),
+            (
+                AwsCredentialsError::unhandled("something new"),
+                Fault::Other,
+            ),
+        ] {
+            assert_eq!(Fault::of(&err), fault, "{err}");
+        }
+        assert_eq!(
+            Fault::TimedOut(Some(Duration::from_millis(2500))).to_string(),
+            "no answer within 2500 ms"
+        );
+    }
+
+    #[test]
+    fn a_failure_names_its_place_and_only_its_checks() {
+        use std::time::Duration;
+        let env = Environment::from_vars([(ENV_HARNESS_BUILD_TASK_ROLE_ARN, "arn:x")]);
+        let message = |source, err| {
+            Diagnostics::new(source, &env)
+                .unavailable(Arc::new(err))
+                .to_string()
+        };
+        let timeout = || AwsCredentialsError::provider_timed_out(Duration::from_secs(8));
+
+        // Instance metadata is the last source of the chain.
+        let msg = message(SourceDescription::DefaultChain, timeout());
+        assert!(
+            msg.starts_with(
+                "no answer within 8 s from the EC2 instance metadata service, so no AWS \
+                 credentials were loaded; check that this runs on EC2 with an instance profile"
+            ),
+            "{msg}"
+        );
+        assert!(!msg.contains(ENV_HARNESS_BUILD_TASK_ROLE_ARN), "{msg}");
+
+        // STS failing: the role is the only thing to check.
+        let role = SourceDescription::AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/db".to_owned(),
+            region: "eu-west-1".to_owned(),
+            base: Box::new(SourceDescription::DefaultChain),
+        };
+        let msg = message(role.clone(), timeout());
+        assert!(
+            msg.starts_with(
+                "no answer within 8 s while assuming role `arn:aws:iam::123456789012:role/db` \
+                 through STS in `eu-west-1`, so no AWS credentials were loaded; check that the \
+                 role ARN"
+            ),
+            "{msg}"
+        );
+        assert!(!msg.contains("instance"), "{msg}");
+
+        // The container endpoint failing under a role: the endpoint, for the role.
+        let env = Environment::from_vars([(ENV_CONTAINER_RELATIVE_URI, "/v2/credentials/x")]);
+        let msg = Diagnostics::new(role, &env)
+            .unavailable(Arc::new(AwsCredentialsError::provider_error(
+                "Non-success status from HTTP credential provider: StatusCode(404)",
+            )))
+            .to_string();
+        assert!(
+            msg.starts_with(
+                "HTTP 404 from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) (the source credentials for assuming \
+                 role `arn:aws:iam::123456789012:role/db`), so no AWS credentials were loaded; \
+                 check that AWS_CONTAINER_CREDENTIALS_RELATIVE_URI names the right endpoint"
+            ),
+            "{msg}"
+        );
+        assert!(!msg.contains("/v2/credentials/x"), "{msg}");
     }
 
     #[test]

@@ -7,26 +7,25 @@ pub type AwsCredentialsError = aws_credential_types::provider::error::Credential
 
 /// Loading AWS credentials failed.
 ///
-/// `Display` names what was tried and what to check; the underlying
-/// `aws-config` error is the [`source`](std::error::Error::source) and is not
-/// repeated in the message. No variant ever holds a secret key or a session
-/// token. Cheap to clone (the cause is shared), so that concurrent callers
-/// waiting on one fetch can all receive its error.
+/// `Display` leads with the cause (an HTTP status, no answer in time, an answer that is not
+/// credentials, expired credentials, or nothing found anywhere), then says what to check for
+/// that cause only; the underlying `aws-config` error is the
+/// [`source`](std::error::Error::source) and is not repeated in the message. No variant ever
+/// holds a secret key or a session token. Cheap to clone (the cause is shared), so that
+/// concurrent callers waiting on one fetch can all receive its error.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialsError {
     /// No credentials could be loaded from the configured source.
-    ///
-    /// `tried` describes the sources (for the default chain: environment,
-    /// profile, web identity, ECS container credentials, instance metadata);
-    /// `check` lists what to look at, from the environment the provider was
-    /// built with (whether the ECS container variables are set, never their
-    /// values' secrets; the role ARN; the profile name).
-    #[error("unable to load AWS credentials: tried {tried}; check {check}")]
+    #[error("{problem}; check {check}")]
     Unavailable {
-        /// The sources that were tried, in order.
-        tried: String,
-        /// What to check to fix it.
+        /// The cause, first, and where it happened: e.g. `HTTP 500 from the container
+        /// credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials
+        /// were loaded`, or, when no source had any, `no AWS credentials found: tried ...`.
+        problem: String,
+        /// What to check, for this cause (for a source that was not found, from the
+        /// environment the provider was built with: whether the ECS container variables are
+        /// set, never their values' secrets; the role ARN; the profile name).
         check: String,
         /// The error from `aws-config`.
         #[source]
@@ -36,7 +35,8 @@ pub enum CredentialsError {
     /// A region is needed (for example to call STS to assume a role) and none
     /// is configured. The crate never falls back to `us-east-1` silently.
     #[error(
-        "no AWS region is set for {needed_for}: set AWS_REGION (or `region` in the AWS profile), or iamRegion in the JDBC URL / --region"
+        "no AWS region is set for {needed_for}: set AWS_REGION (or `region` in the AWS profile), \
+         or give it to CredentialsConfig::region; it is never guessed"
     )]
     MissingRegion {
         /// What the region was needed for.

@@ -9,15 +9,22 @@
 //! fails. `aws-config`'s providers do not cache by themselves: the ECS
 //! container endpoint, for one, answers one HTTP call per fetch.
 //!
-//! Failures are [`CredentialsError`]s that say which sources were tried and
-//! what to check (in ECS: whether `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` is
-//! set; the Harness runner's `HARNESS_ECS_BUILD_TASK_ROLE_ARN`; the role ARN;
-//! the profile name).
+//! A fetch ends within [`DEFAULT_FETCH_TIMEOUT`] (configurable), and
+//! credentials that arrive already expired are a failed fetch, not new
+//! credentials.
+//!
+//! Failures are [`CredentialsError`]s that lead with the cause (`HTTP 500 from
+//! the container credentials endpoint (...)`, no answer in time, invalid JSON,
+//! a missing field, expired credentials) and list only the checks for it; when
+//! no source had credentials, which sources were tried and what to check (in
+//! ECS: whether `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` is set; the Harness
+//! runner's `HARNESS_ECS_BUILD_TASK_ROLE_ARN`; the role ARN; the profile name).
 
 mod cache;
 mod config;
 mod diagnostics;
 mod error;
+mod fetch;
 
 pub use cache::{
     CredentialsIdentity, CredentialsProvider, CredentialsStats, REFRESH_RETRY_INTERVAL,
@@ -28,3 +35,4 @@ pub use diagnostics::{
     Environment,
 };
 pub use error::{AwsCredentialsError, CredentialsError};
+pub use fetch::DEFAULT_FETCH_TIMEOUT;

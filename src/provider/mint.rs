@@ -15,7 +15,7 @@ use super::provided::ProvidedToken;
 use super::replica;
 use super::stats::Counters;
 use super::{Inner, REFRESH_RETRY_INTERVAL};
-use crate::token::{AuthToken, Rfc3339, sign_dsql_token, sign_rds_token};
+use crate::token::{AuthToken, Rfc3339, TokenError, sign_dsql_token, sign_rds_token};
 
 impl Inner {
     pub(super) async fn provide(
@@ -303,6 +303,10 @@ impl Inner {
                         "signed an IAM token"
                     );
                     Ok(token)
+                }
+                Err(TokenError::CredentialsExpired { expiry, .. }) => {
+                    Counters::bump(&self.counters.failures);
+                    Err(expiring(target, expiry))
                 }
                 Err(source) => {
                     Counters::bump(&self.counters.failures);

@@ -1,6 +1,8 @@
 //! Why a token could not be signed.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use super::date::Rfc3339;
 
 /// Why a token could not be signed. Every message says what to change.
 ///
@@ -16,8 +18,8 @@ pub enum TokenError {
     EmptyHost,
     /// The signing host holds a character no host name has (a port, path, space, ...).
     #[error(
-        "the signing host contains {found:?}, which no host name has; pass a bare DNS name, \
-         IPv4 address or [bracketed] IPv6 address, and the port in its own field"
+        "the signing host contains {found:?}, which no host name has; pass a DNS name, an IPv4 \
+         address or an IPv6 address (with or without brackets), and the port in its own field"
     )]
     InvalidHost {
         /// The first offending character.
@@ -52,6 +54,22 @@ pub enum TokenError {
          check where they come from (environment variables, profile, role)"
     )]
     IncompleteCredentials,
+    /// The credentials had expired at the signing instant: no database would accept a token
+    /// signed with them (its real end, [`AuthToken::valid_until`](super::AuthToken::valid_until),
+    /// would be before its start).
+    #[error(
+        "the AWS credentials expired at {}, at or before the signing time {}, so no database \
+         would accept a token signed with them: sign with fresh credentials (fetch them again \
+         from their source), or check the signing time",
+        Rfc3339(*expiry),
+        Rfc3339(*at)
+    )]
+    CredentialsExpired {
+        /// When the credentials expired.
+        expiry: SystemTime,
+        /// The signing instant (whole seconds).
+        at: SystemTime,
+    },
     /// A DSQL token expiry outside 1 s ..= 604800 s, or not whole seconds.
     #[error(
         "DSQL token expiry {expires_in:?} is out of range: use whole seconds from 1 to \

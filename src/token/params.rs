@@ -19,8 +19,9 @@ use super::TokenError;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RdsTokenParams {
-    /// The host name the client connects to and signs for (a DNS name, an IPv4 address or a
-    /// `[bracketed]` IPv6 address), without the port.
+    /// The host name the client connects to and signs for (a DNS name, an IPv4 address or an
+    /// IPv6 address, with or without brackets: the token has it in brackets either way),
+    /// without the port.
     pub host: String,
     /// The database port. It is always part of the token, even 443.
     pub port: u16,

@@ -13,6 +13,8 @@
 //!   `X-Amz-SignedHeaders` there, and without the signature;
 //! - signed `host` header: the host in lower case, then `:port` unless the port is 443
 //!   (both botocore and aws-sigv4 sign as if for `https://`, whose default port they drop);
+//! - an IPv6 host is written in brackets in both, as in a URL, whether it was given with
+//!   them (botocore's convention) or without (as [`crate::jdbc::HostPort`] holds it);
 //! - payload hash: SHA-256 of the empty string.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,8 +47,9 @@ const HTTPS_PORT: u16 = 443;
 /// # Errors
 ///
 /// [`TokenError`] when the host, port, user or region cannot be signed for (empty, or
-/// characters no host or region has), when the credentials lack a key, or when `at` is
-/// before 1970 or after the year 9999.
+/// characters no host or region has), when the credentials lack a key or had expired at
+/// `at` ([`TokenError::CredentialsExpired`]), or when `at` is before 1970 or after the year
+/// 9999.
 ///
 /// # Example
 ///
@@ -76,7 +79,7 @@ pub fn sign_rds_token(
     credentials: &Credentials,
     at: SystemTime,
 ) -> Result<AuthToken, TokenError> {
-    check_host(&params.host)?;
+    let host = check_host(&params.host)?;
     if params.port == 0 {
         return Err(TokenError::InvalidPort);
     }
@@ -86,7 +89,7 @@ pub fn sign_rds_token(
     check_region(&params.region)?;
     presign(
         &Target {
-            host: &params.host,
+            host,
             port: Some(params.port),
             action: "connect",
             user: Some(&params.user),
@@ -131,7 +134,7 @@ pub fn sign_dsql_token(
     credentials: &Credentials,
     at: SystemTime,
 ) -> Result<AuthToken, TokenError> {
-    check_host(&params.host)?;
+    let host = check_host(&params.host)?;
     check_region(&params.region)?;
     let expires_in = params.expires_in;
     if expires_in.subsec_nanos() != 0
@@ -142,7 +145,7 @@ pub fn sign_dsql_token(
     }
     presign(
         &Target {
-            host: &params.host,
+            host,
             port: None,
             action: params.action.as_str(),
             user: None,
@@ -157,7 +160,7 @@ pub fn sign_dsql_token(
 
 /// What is being presigned (already checked).
 struct Target<'a> {
-    host: &'a str,
+    host: Host<'a>,
     port: Option<u16>,
     action: &'static str,
     user: Option<&'a str>,
@@ -184,6 +187,14 @@ fn presign(
         return Err(TokenError::TimeAfterYear9999);
     }
     let signed_at = UNIX_EPOCH + Duration::from_secs(secs);
+    if let Some(expiry) = credentials.expiry()
+        && expiry <= at
+    {
+        return Err(TokenError::CredentialsExpired {
+            expiry,
+            at: signed_at,
+        });
+    }
     let amz_date_bytes = UtcDateTime::from_unix_secs(secs).amz_date();
     let amz_date = ascii(&amz_date_bytes);
     let date = &amz_date[..8];
@@ -206,7 +217,7 @@ fn presign(
             + expires.len()
             + session_token.map_or(0, |t| "&X-Amz-Security-Token=".len() + encoded_len(t)),
     );
-    token.push_str(target.host);
+    target.host.push_to(&mut token);
     if let Some(port) = port {
         token.push(':');
         token.push_str(port);
@@ -250,10 +261,17 @@ fn presign(
     hasher.update(&token[session_start..]); // X-Amz-Security-Token sorts before SignedHeaders
     hasher.update(SIGNED_HEADERS_PAIR);
     hasher.update(b"\nhost:");
-    if target.host.bytes().any(|b| b.is_ascii_uppercase()) {
-        hasher.update(target.host.to_ascii_lowercase());
+    let host = target.host;
+    if host.ipv6 {
+        hasher.update(b"[");
+    }
+    if host.name.bytes().any(|b| b.is_ascii_uppercase()) {
+        hasher.update(host.name.to_ascii_lowercase());
     } else {
-        hasher.update(target.host);
+        hasher.update(host.name);
+    }
+    if host.ipv6 {
+        hasher.update(b"]");
     }
     if let (Some(port), Some(number)) = (port, target.port)
         && number != HTTPS_PORT
@@ -331,13 +349,40 @@ fn decimal(mut value: u64, buf: &mut [u8; 20]) -> &str {
     ascii(&buf[start..])
 }
 
-/// A host is a DNS name / IPv4 address (`A-Z a-z 0-9 - . _`) or a bracketed IPv6
-/// address; anything else (a port, a path, `@`, spaces) would change what the token means.
-fn check_host(host: &str) -> Result<(), TokenError> {
+/// A checked signing host: a DNS name or IPv4 address, or an IPv6 address, which the token
+/// writes in brackets (as a URL does) whether it was given with them or not.
+#[derive(Clone, Copy)]
+struct Host<'a> {
+    /// Without brackets.
+    name: &'a str,
+    ipv6: bool,
+}
+
+impl Host<'_> {
+    /// Its length as written in the token.
+    fn len(self) -> usize {
+        self.name.len() + if self.ipv6 { 2 } else { 0 }
+    }
+
+    fn push_to(self, token: &mut String) {
+        if self.ipv6 {
+            token.push('[');
+            token.push_str(self.name);
+            token.push(']');
+        } else {
+            token.push_str(self.name);
+        }
+    }
+}
+
+/// A host is a DNS name / IPv4 address (`A-Z a-z 0-9 - . _`) or an IPv6 address, bare or in
+/// brackets; anything else (a port, a path, `@`, spaces) would change what the token means.
+fn check_host(host: &str) -> Result<Host<'_>, TokenError> {
     if host.is_empty() {
         return Err(TokenError::EmptyHost);
     }
-    let bad = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let bad = if let Some(inner) = bracketed {
         if inner.is_empty() {
             Some(']')
         } else {
@@ -345,13 +390,18 @@ fn check_host(host: &str) -> Result<(), TokenError> {
                 .chars()
                 .find(|&c| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
         }
+    } else if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_ok() {
+        None
     } else {
         host.chars()
             .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
     };
     match bad {
         Some(found) => Err(TokenError::InvalidHost { found }),
-        None => Ok(()),
+        None => Ok(Host {
+            name: bracketed.unwrap_or(host),
+            ipv6: bracketed.is_some() || host.contains(':'),
+        }),
     }
 }
 
@@ -411,6 +461,10 @@ mod tests {
             TokenError::InvalidHost { found: ':' }
         );
         assert_eq!(
+            rds("1:2", 5432, "u", "us-east-1").unwrap_err(),
+            TokenError::InvalidHost { found: ':' }
+        );
+        assert_eq!(
             rds("db/x", 5432, "u", "us-east-1").unwrap_err(),
             TokenError::InvalidHost { found: '/' }
         );
@@ -456,6 +510,8 @@ mod tests {
             "10.0.0.1",
             "[::1]",
             "[fd00:ec2::254]",
+            "::1",
+            "::ffff:10.0.0.1",
             "LOCALHOST",
             "a_b.example",
         ] {
@@ -550,6 +606,48 @@ mod tests {
     }
 
     #[test]
+    fn credentials_expired_at_the_signing_instant_are_refused() {
+        let params = RdsTokenParams::new("db", 5432, "u", "us-east-1");
+        let dsql = DsqlTokenParams::new(
+            "abc.dsql.us-east-1.on.aws",
+            "us-east-1",
+            DsqlAction::DbConnect,
+        );
+        let expired =
+            |expiry| Credentials::new("AKID", "secret", Some("t".into()), Some(expiry), "unit");
+        let an_hour_ago = at() - Duration::from_secs(3600);
+        for expiry in [an_hour_ago, at()] {
+            let want = TokenError::CredentialsExpired { expiry, at: at() };
+            assert_eq!(
+                sign_rds_token(&params, &expired(expiry), at()).unwrap_err(),
+                want
+            );
+            assert_eq!(
+                sign_dsql_token(&dsql, &expired(expiry), at()).unwrap_err(),
+                want
+            );
+        }
+        let message = sign_rds_token(
+            &params,
+            &expired(an_hour_ago),
+            at() + Duration::from_millis(500),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            message.starts_with(
+                "the AWS credentials expired at 2024-02-29T11:34:56Z, at or before the signing \
+                 time 2024-02-29T12:34:56Z"
+            ),
+            "{message}"
+        );
+        assert!(message.contains("fresh credentials"), "{message}");
+        // A second of life left is still a token (valid for that second).
+        let token = sign_rds_token(&params, &expired(at() + Duration::from_secs(1)), at()).unwrap();
+        assert_eq!(token.valid_until(), at() + Duration::from_secs(1));
+    }
+
+    #[test]
     fn port_443_stays_in_the_token() {
         let token = rds("db.example.com", 443, "u", "us-east-1").unwrap();
         assert!(
@@ -578,6 +676,10 @@ mod tests {
             .into_exposed();
         assert_eq!(token.capacity(), token.len());
         let token = dsql(Duration::from_secs(604_800)).unwrap().into_exposed();
+        assert_eq!(token.capacity(), token.len());
+        let token = rds("fd00::1", 5432, "u", "us-east-1")
+            .unwrap()
+            .into_exposed();
         assert_eq!(token.capacity(), token.len());
     }
 

@@ -16,7 +16,6 @@
 //! certificate.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use rds_iam::clock::ManualClock;
@@ -27,7 +26,7 @@ use rds_iam::postgres::PgConnector;
 use rds_iam::tls::TlsSetupError;
 
 use crate::support::ca::TestCa;
-use crate::support::examples;
+use crate::support::example::ChildEnv;
 use crate::support::hostile::{HostileServer, Protocol, Seen, ServerTls};
 use crate::support::iam::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, provider, t0, token_at_t0};
 use crate::support::logs::LogCapture;
@@ -264,33 +263,18 @@ async fn mysql_a_self_signed_man_in_the_middle_gets_the_token_only_in_require() 
 /// The `connect` example's exit code and stderr, run with `system_ca` as the system trust store
 /// (and nothing else in its environment but static AWS credentials).
 async fn run_connect(url: &str, system_ca: &TestCa) -> (Option<i32>, String) {
-    let home = tempfile::tempdir().unwrap();
     let empty_dir = tempfile::tempdir().unwrap();
-    let empty_file = home.path().join("empty");
-    std::fs::File::create(&empty_file).unwrap();
-    let mut command = tokio::process::Command::new(examples::built("connect"));
-    command
-        .env_clear()
-        .env("HOME", home.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", &empty_file)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &empty_file)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-        .env("SSL_CERT_FILE", system_ca.ca_path())
-        .env("SSL_CERT_DIR", empty_dir.path())
-        .args([url, "-c", "SELECT 1"])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("the connect example finishes within a minute")
-        .expect("the connect example runs");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(!stderr.contains(SECRET_ACCESS_KEY), "{stderr}");
-    assert!(!stderr.contains("X-Amz-Signature"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (output.status.code(), stderr)
+    let env = ChildEnv::with_keys(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None)
+        .var("SSL_CERT_FILE", &system_ca.ca_path().display().to_string())
+        .var("SSL_CERT_DIR", &empty_dir.path().display().to_string());
+    let run = tokio::time::timeout(
+        Duration::from_secs(60),
+        env.run_example_async("connect", &[url, "-c", "SELECT 1"], &[SECRET_ACCESS_KEY]),
+    )
+    .await
+    .expect("the connect example finishes within a minute");
+    assert!(!run.stderr.contains("X-Amz-Signature"), "{run:?}");
+    (run.code, run.stderr)
 }
 
 /// The password the server got is an IAM token for `host:port` and [`USER`].

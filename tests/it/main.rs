@@ -3,8 +3,11 @@
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod ca_bundles;
 mod credentials;
+mod credentials_faults;
 #[cfg(all(feature = "postgres", feature = "mysql"))]
 mod hostile_servers;
+#[cfg(feature = "emulator")]
+mod ipv6_signing;
 mod jdbc_props;
 mod jdbc_urls;
 mod provider;
@@ -22,6 +25,8 @@ mod live_postgres;
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod emulator_postgres;
 
+#[cfg(all(feature = "emulator", feature = "postgres", feature = "mysql"))]
+mod connect_cli;
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod connect_postgres;
 #[cfg(all(feature = "emulator", feature = "mysql"))]

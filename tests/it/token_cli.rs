@@ -1,11 +1,7 @@
 //! The `token` example run for real: the built binary, in a child process whose environment
-//! is exactly what each test gives it (no AWS variables of the developer's, instance metadata
-//! off, empty shared config and credentials files).
-//!
-//! The example is built once per test run (`support::examples`), then run per case.
+//! is exactly what each test gives it (see `support::example`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
@@ -14,111 +10,47 @@ use aws_credential_types::Credentials;
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use serde_json::Value;
 
+use crate::support::example::{ChildEnv, Run};
 use crate::support::http::{Handler, HttpServer, Response};
 
 // ---------------------------------------------------------------------------
-// Building and running the example.
-
-/// The built example's path.
-fn example() -> PathBuf {
-    crate::support::examples::built("token")
-}
+// Running the example.
 
 /// The secrets the child gets and must never print on stderr.
 const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE/+session=token";
+const SECRETS: &[&str] = &[
+    SECRET_ACCESS_KEY,
+    SESSION_TOKEN,
+    "secret-from-ecs",
+    "secret-from-sts",
+];
 
-/// A child environment: nothing of this process's, no credentials anywhere unless added.
-struct ChildEnv {
-    vars: Vec<(String, String)>,
-    _home: tempfile::TempDir,
+/// Running the `token` example in a [`ChildEnv`].
+trait RunToken {
+    fn run(&self, args: &[&str]) -> Run;
+    async fn run_async(&self, args: &[&str]) -> Run;
 }
 
-impl ChildEnv {
-    fn empty() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("config");
-        let credentials = home.path().join("credentials");
-        std::fs::File::create(&config).unwrap();
-        std::fs::File::create(&credentials).unwrap();
-        let vars = vec![
-            ("HOME".to_owned(), home.path().display().to_string()),
-            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
-            ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
-                credentials.display().to_string(),
-            ),
-        ];
-        Self { vars, _home: home }
-    }
-
-    /// Static credentials in the environment variables.
-    fn with_keys(access_key_id: &str, secret: &str, session_token: Option<&str>) -> Self {
-        let mut env = Self::empty()
-            .var("AWS_ACCESS_KEY_ID", access_key_id)
-            .var("AWS_SECRET_ACCESS_KEY", secret);
-        if let Some(token) = session_token {
-            env = env.var("AWS_SESSION_TOKEN", token);
-        }
-        env
-    }
-
-    fn var(mut self, name: &str, value: &str) -> Self {
-        self.vars.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(example());
-        command
-            .env_clear()
-            .envs(self.vars.iter().cloned())
-            .args(args);
-        command
-    }
-
+impl RunToken for ChildEnv {
     fn run(&self, args: &[&str]) -> Run {
-        Run::new(self.command(args).output().expect("the example runs"))
+        self.run_example("token", args, SECRETS)
     }
 
     async fn run_async(&self, args: &[&str]) -> Run {
-        let output = tokio::process::Command::from(self.command(args))
-            .output()
-            .await
-            .expect("the example runs");
-        Run::new(output)
+        self.run_example_async("token", args, SECRETS).await
     }
 }
 
-/// What one run of the example did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn new(output: Output) -> Self {
-        let run = Self {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        };
-        for secret in [
-            SECRET_ACCESS_KEY,
-            SESSION_TOKEN,
-            "secret-from-ecs",
-            "secret-from-sts",
-        ] {
-            assert!(!run.stderr.contains(secret), "a secret on stderr: {run:?}");
-        }
-        assert!(!run.stderr.contains("panicked"), "{run:?}");
-        run
-    }
-
+/// What a successful run printed.
+trait Printed {
     /// Success: the token alone, one line.
+    fn token(&self) -> &str;
+    /// Success: one JSON object.
+    fn json(&self) -> Value;
+}
+
+impl Printed for Run {
     fn token(&self) -> &str {
         assert_eq!(self.code, Some(0), "{self:?}");
         assert_eq!(self.stderr, "", "{self:?}");
@@ -134,19 +66,6 @@ impl Run {
         assert_eq!(self.code, Some(0), "{self:?}");
         assert_eq!(self.stderr, "", "{self:?}");
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
-    }
-
-    /// Failure with `code`: nothing on stdout, one `token: error: ` line on stderr; that line.
-    fn error(&self, code: i32) -> &str {
-        assert_eq!(self.code, Some(code), "{self:?}");
-        assert_eq!(self.stdout, "", "{self:?}");
-        let line = self
-            .stderr
-            .strip_suffix('\n')
-            .and_then(|s| s.strip_prefix("token: error: "))
-            .unwrap_or_else(|| panic!("not one error line: {self:?}"));
-        assert!(!line.contains('\n'), "more than one line: {self:?}");
-        line
     }
 }
 
@@ -268,6 +187,41 @@ fn a_jdbc_url_signs_for_its_host_port_user_and_region() {
         str_of(&case, "at"),
     ]);
     assert_eq!(run.token(), str_of(&case, "token"));
+}
+
+/// Logs go to stderr (warnings by default, what `RUST_LOG` asks for otherwise), never a
+/// secret; stdout stays the token alone.
+#[test]
+fn logs_go_to_stderr_as_rust_log_says() {
+    let case = rds_case("session_token_slash_plus_eq");
+    let port = case["port"].to_string();
+    let args = [
+        "--host",
+        str_of(&case, "host"),
+        "--port",
+        &port,
+        "--user",
+        str_of(&case, "user"),
+        "--region",
+        str_of(&case, "region"),
+        "--at",
+        str_of(&case, "at"),
+    ];
+    let quiet = env_of(&case).run(&args);
+    assert_eq!(quiet.token(), str_of(&case, "token"));
+
+    let verbose = env_of(&case).var("RUST_LOG", "rds_iam=debug").run(&args);
+    assert_eq!(verbose.code, Some(0), "{verbose:?}");
+    assert_eq!(verbose.stdout, quiet.stdout);
+    assert!(
+        verbose.stderr.contains("DEBUG") && verbose.stderr.contains("fetched AWS credentials"),
+        "{verbose:?}"
+    );
+    for secret in [str_of(&case, "secret_access_key"), str_of(&case, "token")] {
+        assert!(!verbose.stderr.contains(secret), "{verbose:?}");
+    }
+    let session_token = case["session_token"].as_str().unwrap();
+    assert!(!verbose.stderr.contains(session_token), "{verbose:?}");
 }
 
 #[test]
@@ -396,11 +350,31 @@ fn missing_region_is_exit_1() {
     let env = with_keys();
     let run = env.run(&["--host", "localhost", "--port", "5432", "--user", "app"]);
     assert!(run.error(1).contains("--region REGION"), "{run:?}");
+    // The library's error names the URL parameter, the command adds its flag.
     let run =
         env.run(&["jdbc:aws-wrapper:postgresql://localhost:15432/app?wrapperPlugins=iam&user=u"]);
-    assert!(run.error(1).contains("iamRegion"), "{run:?}");
+    let line = run.error(1);
+    assert!(
+        line.contains("set iamRegion=REGION in the JDBC URL"),
+        "{line}"
+    );
+    assert!(line.ends_with("; or pass --region REGION"), "{line}");
     let run = env.run(&["--engine", "dsql", "--host", "db.example.com"]);
     assert!(run.error(1).contains("--region REGION"), "{run:?}");
+}
+
+#[test]
+fn missing_user_names_the_url_parameter_and_the_flag() {
+    let run = with_keys()
+        .run(&["jdbc:aws-wrapper:postgresql://db.abc123.eu-west-1.rds.amazonaws.com/app?wrapperPlugins=iam"]);
+    let line = run.error(1);
+    assert!(
+        line.starts_with(
+            "no database user to sign the IAM token for: add user=NAME to the JDBC URL"
+        ),
+        "{line}"
+    );
+    assert!(line.ends_with("; or pass --user USER"), "{line}");
 }
 
 #[test]
@@ -408,7 +382,7 @@ fn no_credentials_is_exit_1_and_names_the_sources_tried() {
     let run = ChildEnv::empty().run(&[IAM_URL]);
     let line = run.error(1);
     assert!(
-        line.starts_with("unable to load AWS credentials: tried the default AWS credentials chain"),
+        line.starts_with("no AWS credentials found: tried the default AWS credentials chain"),
         "{line}"
     );
     assert!(
@@ -466,7 +440,7 @@ async fn ecs_server(status: u16) -> (HttpServer, Arc<AtomicU64>) {
     let counter = Arc::clone(&requests);
     let handler: Handler = Arc::new(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
-        Response {
+        Some(Response {
             status,
             content_type: "application/json",
             body: if status == 200 {
@@ -476,7 +450,7 @@ async fn ecs_server(status: u16) -> (HttpServer, Arc<AtomicU64>) {
             } else {
                 r#"{"code":"InternalError","message":"test server told to fail"}"#.to_owned()
             },
-        }
+        })
     });
     (HttpServer::start("/creds", handler).await, requests)
 }
@@ -514,18 +488,43 @@ async fn ecs_container_credentials_mint_a_valid_token() {
     assert_eq!(requests.load(Ordering::SeqCst), 1);
 }
 
+/// The command refuses what the library and the connectors refuse: credentials that had
+/// expired at the signing instant (here `--at` an hour after the served credentials' expiry)
+/// give an error naming the expiry, not a token nobody accepts.
 #[tokio::test]
-async fn a_failing_ecs_endpoint_is_a_clear_error() {
-    let (server, requests) = ecs_server(500).await;
+async fn credentials_expired_at_the_signing_instant_are_refused() {
+    let (server, _) = ecs_server(200).await;
     let env = ChildEnv::empty().var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url);
-    let run = env.run_async(&[IAM_URL]).await;
+    let run = env
+        .run_async(&[IAM_URL, "--at", "2030-01-01T02:00:00Z", "--json"])
+        .await;
     let line = run.error(1);
-    assert!(line.starts_with("unable to load AWS credentials"), "{line}");
     assert!(
-        line.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI is set (the container credentials endpoint was tried"),
+        line.starts_with(
+            "the AWS credentials expired at 2030-01-01T01:00:00Z, at or before the signing time \
+             2030-01-01T02:00:00Z"
+        ),
         "{line}"
     );
-    assert!(requests.load(Ordering::SeqCst) >= 1);
+}
+
+/// `--json`'s `expires_at` is the token's real end of validity: the credentials' expiry when
+/// it comes before signing + 900 s.
+#[tokio::test]
+async fn json_expires_at_is_the_end_of_the_tokens_validity() {
+    let (server, _) = ecs_server(200).await;
+    let env = ChildEnv::empty().var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url);
+    let json = env
+        .run_async(&[IAM_URL, "--at", "2030-01-01T00:50:00Z", "--json"])
+        .await
+        .json();
+    assert_eq!(json["signed_at"], "2030-01-01T00:50:00Z");
+    assert_eq!(json["expires_at"], "2030-01-01T01:00:00Z", "{json}");
+    let json = env
+        .run_async(&[IAM_URL, "--at", "2030-01-01T00:30:00Z", "--json"])
+        .await
+        .json();
+    assert_eq!(json["expires_at"], "2030-01-01T00:45:00Z", "{json}");
 }
 
 // ---------------------------------------------------------------------------
@@ -539,7 +538,7 @@ async fn role_arn_assumes_the_role_through_sts_in_the_signing_region() {
         seen.lock()
             .unwrap()
             .push(format!("{}{}", request.head, request.body));
-        Response {
+        Some(Response {
             status: 200,
             content_type: "text/xml",
             body: r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -557,7 +556,7 @@ async fn role_arn_assumes_the_role_through_sts_in_the_signing_region() {
   </AssumeRoleResult>
 </AssumeRoleResponse>"#
                 .to_owned(),
-        }
+        })
     });
     let sts = HttpServer::start("/", handler).await;
     let env = ChildEnv::with_keys("AKIDSOURCE", SECRET_ACCESS_KEY, None)

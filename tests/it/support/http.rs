@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 server on loopback for tests (one request per connection,
-//! `Connection: close`): stands in for the ECS container credentials endpoint and STS.
+//! `Connection: close`): stands in for the ECS container credentials endpoint and STS, well
+//! behaved or not (an error status, a body that is not what was asked for, no answer at all).
 
 use std::sync::Arc;
 
@@ -20,8 +21,9 @@ pub struct Response {
     pub body: String,
 }
 
-/// Turns each request into a response.
-pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
+/// Turns each request into a response, or `None` to never answer (a hanging endpoint: the
+/// connection stays open, silent, until the test's runtime shuts down).
+pub type Handler = Arc<dyn Fn(Request) -> Option<Response> + Send + Sync>;
 
 /// A server on a free loopback port, stopped when dropped.
 pub struct HttpServer {
@@ -84,7 +86,9 @@ async fn serve_one(mut stream: TcpStream, handler: Handler) -> std::io::Result<(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
-    let response = handler(Request { head, body });
+    let Some(response) = handler(Request { head, body }) else {
+        return std::future::pending().await;
+    };
     let reason = match response.status {
         200 => "OK",
         500 => "Internal Server Error",

@@ -4,8 +4,9 @@
 //! Each test module uses the part it needs; the rest is used by other modules.
 #![allow(dead_code)] // reason: shared helpers, not every test module uses every item
 
+pub mod aws_env;
 pub mod ca;
-pub mod examples;
+pub mod example;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod hostile;
 pub mod http;

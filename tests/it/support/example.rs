@@ -1,0 +1,178 @@
+//! The crate's examples built for real and run as child processes, in an environment that is
+//! exactly what each test gives them (no AWS variables of the developer's, instance metadata
+//! off, empty shared config and credentials files).
+//!
+//! Each example is built once per test run with `cargo build --example NAME` (the same features
+//! and profile as this test binary, so cargo reuses the library it built for the tests).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::Value;
+
+use super::aws_env::AwsEnv;
+
+/// The path of the built example `name` (built on first use; cargo would serialise
+/// concurrent builds anyway).
+pub fn built(name: &'static str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<&str, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    built.entry(name).or_insert_with(|| build(name)).clone()
+}
+
+fn build(name: &str) -> PathBuf {
+    // Exactly this test binary's features (`default` included), so that cargo reuses the
+    // library it built for the tests instead of building it again.
+    let features: Vec<&str> = [
+        ("default", cfg!(feature = "default")),
+        ("postgres", cfg!(feature = "postgres")),
+        ("mysql", cfg!(feature = "mysql")),
+        ("emulator", cfg!(feature = "emulator")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--example", name, "--no-default-features"])
+        .args(["--message-format", "json-render-diagnostics"]);
+    // Without the variables cargo sets for this test binary: build scripts (ring's) watch
+    // some of them, and would make cargo rebuild everything here and again in the next
+    // `cargo test`.
+    for (var, _) in std::env::vars_os() {
+        let var = var.to_string_lossy();
+        if var.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&var.as_ref())
+        {
+            cargo.env_remove(var.as_ref());
+        }
+    }
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release");
+    }
+    let output = cargo.output().expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|msg| {
+            msg["reason"] == "compiler-artifact"
+                && msg["target"]["name"] == name
+                && msg["target"]["kind"][0] == "example"
+        })
+        .and_then(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reports the example's executable")
+}
+
+/// A child environment: nothing of this process's, no credentials anywhere unless added.
+pub struct ChildEnv(AwsEnv);
+
+impl ChildEnv {
+    pub fn empty() -> Self {
+        Self(AwsEnv::empty())
+    }
+
+    /// Static credentials in the environment variables.
+    pub fn with_keys(access_key_id: &str, secret: &str, session_token: Option<&str>) -> Self {
+        let mut env = Self::empty()
+            .var("AWS_ACCESS_KEY_ID", access_key_id)
+            .var("AWS_SECRET_ACCESS_KEY", secret);
+        if let Some(token) = session_token {
+            env = env.var("AWS_SESSION_TOKEN", token);
+        }
+        env
+    }
+
+    pub fn var(self, name: &str, value: &str) -> Self {
+        Self(self.0.var(name, value))
+    }
+
+    fn command(&self, example: &'static str, args: &[&str]) -> Command {
+        let mut command = Command::new(built(example));
+        command
+            .env_clear()
+            .envs(self.0.vars().iter().cloned())
+            .args(args);
+        command
+    }
+
+    /// Run `example` with `args`; `secrets` must not appear on its stderr.
+    pub fn run_example(&self, example: &'static str, args: &[&str], secrets: &[&str]) -> Run {
+        let output = self
+            .command(example, args)
+            .output()
+            .expect("the example runs");
+        Run::new(example, output, secrets)
+    }
+
+    /// [`ChildEnv::run_example`] without blocking the test's runtime (which serves the child).
+    pub async fn run_example_async(
+        &self,
+        example: &'static str,
+        args: &[&str],
+        secrets: &[&str],
+    ) -> Run {
+        let output = tokio::process::Command::from(self.command(example, args))
+            .output()
+            .await
+            .expect("the example runs");
+        Run::new(example, output, secrets)
+    }
+}
+
+/// What one run of an example did.
+#[derive(Debug)]
+pub struct Run {
+    example: &'static str,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(example: &'static str, output: Output, secrets: &[&str]) -> Self {
+        let run = Self {
+            example,
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        };
+        for secret in secrets {
+            assert!(!run.stderr.contains(secret), "a secret on stderr: {run:?}");
+        }
+        assert!(!run.stderr.contains("panicked"), "{run:?}");
+        run
+    }
+
+    /// Failure with `code`: nothing on stdout, one `EXAMPLE: error: ` line on stderr; that line.
+    pub fn error(&self, code: i32) -> &str {
+        assert_eq!(self.code, Some(code), "{self:?}");
+        assert_eq!(self.stdout, "", "{self:?}");
+        let prefix = format!("{}: error: ", self.example);
+        let line = self
+            .stderr
+            .strip_suffix('\n')
+            .and_then(|s| s.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("not one error line: {self:?}"));
+        assert!(!line.contains('\n'), "more than one line: {self:?}");
+        line
+    }
+}
