@@ -17,8 +17,12 @@ mod live_mariadb;
 #[cfg(feature = "postgres")]
 mod live_postgres;
 
+#[cfg(feature = "emulator")]
+mod emulator_hostile;
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod emulator_postgres;
+#[cfg(feature = "emulator")]
+mod emulator_verifier;
 
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod connect_postgres;

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // reason: shared helpers, not every test module uses every item
 
 pub mod ca;
+pub mod example;
 pub mod http;
 pub mod iam;
 pub mod logs;
