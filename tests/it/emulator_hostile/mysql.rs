@@ -157,13 +157,13 @@ async fn random_bytes_are_refused_and_never_count_as_passwords() {
     let mut running = tokio::task::JoinSet::new();
     for i in 0..200 {
         // Random packets after the greeting: some as one well-framed packet, some as
-        // raw bytes, some as two packets (a second packet after a refusal counted as a
-        // password before).
+        // raw bytes, some followed by a packet in sequence after the refusal (packet 3
+        // after the ERR packet 2: counted as a password before).
         let body = rng.bytes(300);
         let bytes = match i % 3 {
             0 => packet(1, &body),
             1 => body,
-            _ => [packet(1, &body), packet(2, b"p\0")].concat(),
+            _ => [packet(1, &body), packet(3, b"p\0")].concat(),
         };
         let emulator_addr = emulator.local_addr();
         running.spawn(async move {

@@ -516,7 +516,9 @@ async fn the_command_backs_off_at_the_file_descriptor_limit() {
     let before = command.cpu_time();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let used = command.cpu_time() - before;
-    assert!(used < Duration::from_millis(300), "{used:?} of CPU in 1 s");
+    // Backing off it uses none; spinning (before) it used from a third of a core (while
+    // writing a warning per failure to a pipe) to all of it.
+    assert!(used < Duration::from_millis(100), "{used:?} of CPU in 1 s");
     let stderr = command.stderr();
     assert_eq!(stderr.matches("accept failed").count(), 1, "{stderr}");
     // Once the idle connections are gone, logins are served.
