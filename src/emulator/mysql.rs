@@ -218,12 +218,12 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io
     let Some(response) = response.await? else {
         return Ok(());
     };
-    let session = Session {
+    let greeted = Greeted {
         offered,
         connection_id,
         peer,
     };
-    login(client, session, &response, shared).await
+    login(client, greeted, &response, shared).await
 }
 
 async fn unreachable_backend(client: &mut PacketStream<TcpStream>) -> io::Result<()> {
@@ -310,7 +310,7 @@ async fn refuse_plaintext(
 }
 
 /// What the greeting promised a client.
-struct Session {
+struct Greeted {
     offered: CapabilityFlags,
     connection_id: u32,
     peer: SocketAddr,
@@ -318,14 +318,14 @@ struct Session {
 
 async fn login<S>(
     mut client: PacketStream<S>,
-    session: Session,
+    greeted: Greeted,
     payload: &[u8],
     shared: &Shared,
 ) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let peer = session.peer;
+    let peer = greeted.peer;
     let response = match wire::parse::<HandshakeResponse<'_>>(payload, ()) {
         Ok(response) => response,
         Err(_) => {
@@ -405,7 +405,7 @@ where
     let request = LoginRequest {
         user: backend_user,
         database: response.db_name(),
-        capabilities: (capabilities & session.offered) - CapabilityFlags::CLIENT_SSL,
+        capabilities: (capabilities & greeted.offered) - CapabilityFlags::CLIENT_SSL,
         mariadb_capabilities,
         attributes: response.connect_attributes(),
         max_packet_and_collation,
@@ -429,7 +429,7 @@ where
             );
             client.write(&backend.ok).await?;
             let _registered =
-                Registered::new(&shared.mysql, session.connection_id, backend.connection_id);
+                Registered::new(&shared.mysql, greeted.connection_id, backend.connection_id);
             let (client, _) = client.into_parts();
             let kill_ids = |id| shared.mysql.backend_session(id);
             relay::relay(client, backend.stream, backend.capabilities, &kill_ids).await
