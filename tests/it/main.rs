@@ -17,7 +17,7 @@ mod live_mariadb;
 #[cfg(feature = "postgres")]
 mod live_postgres;
 
-#[cfg(feature = "emulator")]
+#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
 mod emulator_hostile;
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod emulator_postgres;

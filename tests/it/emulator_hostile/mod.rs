@@ -13,7 +13,6 @@ mod mysql;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -148,101 +147,3 @@ unsafe impl GlobalAlloc for NoteLargest {
 
 #[global_allocator]
 static ALLOCATOR: NoteLargest = NoteLargest;
-
-/// The emulator command (`examples/emulator.rs`) running in a child process.
-struct Command {
-    child: tokio::process::Child,
-    addr: SocketAddr,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Command {
-    /// Start the command with `args` and exactly the environment `vars`, through
-    /// `sh -c 'ulimit -n N; exec ...'` when `max_files` is given; wait for its
-    /// `listening on` line.
-    async fn start(args: &[&str], vars: &[(&str, &str)], max_files: Option<u32>) -> Self {
-        use std::process::Stdio;
-        use tokio::io::{AsyncBufReadExt, BufReader};
-
-        let program = crate::support::example::built("emulator");
-        let mut command = match max_files {
-            Some(n) => {
-                let mut sh = tokio::process::Command::new("sh");
-                sh.arg("-c")
-                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
-                    .arg(&program);
-                sh
-            }
-            None => tokio::process::Command::new(&program),
-        };
-        command
-            .args(args)
-            .env_clear()
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("start the emulator command");
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut text = sink.lock().unwrap();
-                // Bounded: a spinning accept loop would print millions of lines.
-                if text.len() < 1 << 20 {
-                    text.push_str(&line);
-                    text.push('\n');
-                }
-            }
-        });
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-            .await
-            .expect("the command starts within 30 s")
-            .unwrap();
-        let Some(addr) = line
-            .as_deref()
-            .and_then(|l| l.strip_prefix("listening on "))
-        else {
-            let status = child.wait().await.unwrap();
-            panic!(
-                "the command did not start ({status}): {line:?}\n{}",
-                stderr.lock().unwrap()
-            );
-        };
-        Self {
-            addr: addr.parse().unwrap(),
-            child,
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// CPU time (user + system) the process has used so far.
-    fn cpu_time(&self) -> Duration {
-        let pid = self.child.id().expect("the command runs");
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        // Fields after the command name (which is in parentheses): utime is the 12th and
-        // stime the 13th, in clock ticks (100 per second on Linux).
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        Duration::from_millis(ticks * 10)
-    }
-
-    /// The command line as other local users see it (`ps`).
-    fn cmdline(&self) -> String {
-        let pid = self.child.id().expect("the command runs");
-        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
-            .replace('\0', " ")
-    }
-}
