@@ -13,14 +13,40 @@ mod mysql;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rds_iam::clock::ManualClock;
+use rds_iam::emulator::{Emulator, EmulatorConfig, EmulatorConfigBuilder, Engine, RunningEmulator};
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::support::iam::{ENDPOINT_HOST, REGION, credentials, t0};
 
 /// The handshake timeout of these tests' emulators.
 const TIMEOUT: Duration = Duration::from_millis(1000);
 /// How late after [`TIMEOUT`] a connection may be closed (a loaded machine).
 const SLACK: Duration = Duration::from_secs(4);
+
+/// An emulator for `engine` in front of `backend`, emulating [`ENDPOINT_HOST`]`:port` at
+/// [`t0`], with the short [`TIMEOUT`], as `configure` adjusts it.
+async fn start_emulator(
+    engine: Engine,
+    backend: SocketAddr,
+    port: u16,
+    configure: impl FnOnce(EmulatorConfigBuilder) -> EmulatorConfigBuilder,
+) -> RunningEmulator {
+    let builder = EmulatorConfig::builder(engine)
+        .backend(backend)
+        .endpoint(ENDPOINT_HOST, port)
+        .region(REGION)
+        .credentials(credentials())
+        .clock(Arc::new(ManualClock::new(t0())))
+        .handshake_timeout(TIMEOUT);
+    Emulator::start(configure(builder).build().unwrap())
+        .await
+        .unwrap()
+}
 
 /// A small deterministic generator (xorshift64*), so that a failing case can be replayed.
 struct Rng(u64);

@@ -1,6 +1,5 @@
 //! Hostile clients against the MySQL front end.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
@@ -9,18 +8,15 @@ use mysql_common::constants::CapabilityFlags;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{AuthPlugin, HandshakePacket, HandshakeResponse, SslRequest};
 use mysql_common::proto::MySerialize;
-use rds_iam::clock::ManualClock;
-use rds_iam::emulator::{
-    Emulator, EmulatorConfig, EmulatorConfigBuilder, Engine, MAX_CLIENT_TEXT, RunningEmulator,
-};
+use rds_iam::emulator::{EmulatorConfigBuilder, Engine, MAX_CLIENT_TEXT, RunningEmulator};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{
     Rng, SLACK, TIMEOUT, closed_by_the_timeout, largest_allocation_during, long_name,
-    tls_connector, until_closed,
+    start_emulator, tls_connector, until_closed,
 };
-use crate::support::iam::{Claim, ENDPOINT_HOST, REGION, credentials, t0};
+use crate::support::iam::{Claim, ENDPOINT_HOST};
 use crate::support::logs::LogCapture;
 use crate::support::mariadb::{self, UserAuth};
 
@@ -29,16 +25,13 @@ const ENDPOINT_PORT: u16 = 3306;
 async fn emulator_with(
     configure: impl FnOnce(EmulatorConfigBuilder) -> EmulatorConfigBuilder,
 ) -> RunningEmulator {
-    let builder = EmulatorConfig::builder(Engine::Mysql)
-        .backend(mariadb::shared().addr())
-        .endpoint(ENDPOINT_HOST, ENDPOINT_PORT)
-        .region(REGION)
-        .credentials(credentials())
-        .clock(Arc::new(ManualClock::new(t0())))
-        .handshake_timeout(TIMEOUT);
-    Emulator::start(configure(builder).build().unwrap())
-        .await
-        .unwrap()
+    start_emulator(
+        Engine::Mysql,
+        mariadb::shared().addr(),
+        ENDPOINT_PORT,
+        configure,
+    )
+    .await
 }
 
 async fn emulator() -> RunningEmulator {

@@ -1,15 +1,12 @@
 //! Hostile clients against the PostgreSQL front end.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
 use postgres_protocol::message::frontend;
-use rds_iam::clock::ManualClock;
 use rds_iam::emulator::{
-    Emulator, EmulatorConfig, EmulatorConfigBuilder, Engine, LoginOutcome, MAX_CLIENT_TEXT,
-    Rejection, RunningEmulator,
+    EmulatorConfigBuilder, Engine, LoginOutcome, MAX_CLIENT_TEXT, Rejection, RunningEmulator,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -17,11 +14,9 @@ use tokio_postgres::config::SslMode;
 
 use super::{
     Rng, SLACK, TIMEOUT, closed_by_the_timeout, largest_allocation_during, long_name,
-    tls_connector, until_closed,
+    start_emulator, tls_connector, until_closed,
 };
-use crate::support::iam::{
-    ACCESS_KEY_ID, Claim, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials, t0,
-};
+use crate::support::iam::{ACCESS_KEY_ID, Claim, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY};
 use crate::support::logs::LogCapture;
 use crate::support::postgres::{self, RoleAuth};
 
@@ -30,16 +25,13 @@ const ENDPOINT_PORT: u16 = 5432;
 async fn emulator_with(
     configure: impl FnOnce(EmulatorConfigBuilder) -> EmulatorConfigBuilder,
 ) -> RunningEmulator {
-    let builder = EmulatorConfig::builder(Engine::Postgres)
-        .backend(postgres::shared().addr())
-        .endpoint(ENDPOINT_HOST, ENDPOINT_PORT)
-        .region(REGION)
-        .credentials(credentials())
-        .clock(Arc::new(ManualClock::new(t0())))
-        .handshake_timeout(TIMEOUT);
-    Emulator::start(configure(builder).build().unwrap())
-        .await
-        .unwrap()
+    start_emulator(
+        Engine::Postgres,
+        postgres::shared().addr(),
+        ENDPOINT_PORT,
+        configure,
+    )
+    .await
 }
 
 async fn emulator() -> RunningEmulator {
