@@ -13,8 +13,11 @@ use super::verify::DEFAULT_ALLOWED_SKEW;
 use crate::clock::{Clock, SystemClock};
 use crate::secret::Password;
 
-/// How long each step of a login may take by default ([`EmulatorConfigBuilder::handshake_timeout`]).
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long each step of a login may take by default
+/// ([`EmulatorConfigBuilder::handshake_timeout`]): long enough for a client that pauses
+/// (a debugger, a loaded CI machine; MySQL's own `connect_timeout` is 10 s), short enough
+/// that idle connections do not pile up.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How many connections an emulator serves at once by default
 /// ([`EmulatorConfigBuilder::max_connections`]): with the backend connection of each relayed
@@ -286,7 +289,7 @@ impl EmulatorConfigBuilder {
     /// How long each step of a login may take before the emulator closes the connection:
     /// the client's first packet, the TLS handshake, each later packet of the client
     /// until the token is verified, and the login to the backend. Default
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s). A logged-in session has no time limit.
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`] (30 s). A logged-in session has no time limit.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
