@@ -32,5 +32,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
+echo "== every feature combination (scripts/check-features.sh)"
+./scripts/check-features.sh
 echo "== cargo test (unit, integration, live databases, doc tests)"
 cargo test --all-features

@@ -1,5 +1,5 @@
 //! What an emulator is told: engine, addresses, the endpoint it pretends to be, the
-//! AWS credentials whose tokens it accepts, its TLS identity and its clock.
+//! AWS credentials whose tokens it accepts, its TLS identity, its clock and its limits.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -12,6 +12,21 @@ use aws_credential_types::Credentials;
 use super::verify::DEFAULT_ALLOWED_SKEW;
 use crate::clock::{Clock, SystemClock};
 use crate::secret::Password;
+
+/// How long each step of a login may take by default
+/// ([`EmulatorConfigBuilder::handshake_timeout`]): long enough for a client that pauses
+/// (a debugger, a loaded CI machine; MySQL's own `connect_timeout` is 10 s), short enough
+/// that idle connections do not pile up.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many connections an emulator serves at once by default
+/// ([`EmulatorConfigBuilder::max_connections`]): with the backend connection of each relayed
+/// session that is 512 file descriptors, well under the usual limit of 1024.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// How many login records an emulator keeps by default
+/// ([`EmulatorConfigBuilder::login_history`]).
+pub const DEFAULT_LOGIN_HISTORY: usize = 1000;
 
 /// The wire protocol the emulator speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,6 +95,14 @@ pub enum ConfigError {
     /// The endpoint port is 0.
     #[error("the emulated endpoint port is 0: give the port the tokens are signed for, e.g. 5432")]
     ZeroEndpointPort,
+    /// The connection limit is 0.
+    #[error("the connection limit is 0: give EmulatorConfigBuilder::max_connections at least 1")]
+    ZeroMaxConnections,
+    /// The handshake timeout is 0.
+    #[error(
+        "the handshake timeout is 0: give EmulatorConfigBuilder::handshake_timeout a positive duration"
+    )]
+    ZeroHandshakeTimeout,
 }
 
 /// Everything an emulator needs. Build one with [`EmulatorConfig::builder`].
@@ -97,6 +120,9 @@ pub struct EmulatorConfig {
     pub(crate) tls: TlsIdentity,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) allowed_skew: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) login_history: usize,
 }
 
 impl EmulatorConfig {
@@ -129,6 +155,9 @@ impl EmulatorConfig {
             tls: TlsIdentity::default(),
             clock: Arc::new(SystemClock),
             allowed_skew: DEFAULT_ALLOWED_SKEW,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            login_history: DEFAULT_LOGIN_HISTORY,
         }
     }
 
@@ -151,6 +180,16 @@ impl EmulatorConfig {
     pub fn backend(&self) -> SocketAddr {
         self.backend
     }
+
+    /// How long each step of a login may take.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// How many connections are served at once.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
 }
 
 /// Builder for [`EmulatorConfig`]. Required: [`backend`](Self::backend),
@@ -170,6 +209,9 @@ pub struct EmulatorConfigBuilder {
     tls: TlsIdentity,
     clock: Arc<dyn Clock>,
     allowed_skew: Duration,
+    handshake_timeout: Duration,
+    max_connections: usize,
+    login_history: usize,
 }
 
 impl EmulatorConfigBuilder {
@@ -244,6 +286,34 @@ impl EmulatorConfigBuilder {
         self
     }
 
+    /// How long each step of a login may take before the emulator closes the connection:
+    /// the client's first packet, the TLS handshake, each later packet of the client
+    /// until the token is verified, and the login to the backend. Default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`] (30 s). A logged-in session has no time limit.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How many connections the emulator serves at once, logging in or logged in.
+    /// A connection over the limit gets the engine's own error at once and is closed
+    /// (PostgreSQL: `FATAL 53300 sorry, too many clients already`; MySQL: `ERROR 1040
+    /// Too many connections`). Default [`DEFAULT_MAX_CONNECTIONS`] (256).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// How many of the most recent login records
+    /// [`RunningEmulator::logins`](super::RunningEmulator::logins) keeps; older ones are
+    /// dropped (every login is still counted in
+    /// [`RunningEmulator::login_counts`](super::RunningEmulator::login_counts)). Default
+    /// [`DEFAULT_LOGIN_HISTORY`] (1000).
+    pub fn login_history(mut self, records: usize) -> Self {
+        self.login_history = records;
+        self
+    }
+
     /// Check the settings.
     pub fn build(self) -> Result<EmulatorConfig, ConfigError> {
         let backend = self.backend.ok_or(ConfigError::Missing("backend"))?;
@@ -262,6 +332,12 @@ impl EmulatorConfigBuilder {
         if region.is_empty() {
             return Err(ConfigError::EmptyRegion);
         }
+        if self.max_connections == 0 {
+            return Err(ConfigError::ZeroMaxConnections);
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err(ConfigError::ZeroHandshakeTimeout);
+        }
         Ok(EmulatorConfig {
             engine: self.engine,
             listen: self.listen,
@@ -275,6 +351,9 @@ impl EmulatorConfigBuilder {
             tls: self.tls,
             clock: self.clock,
             allowed_skew: self.allowed_skew,
+            handshake_timeout: self.handshake_timeout,
+            max_connections: self.max_connections,
+            login_history: self.login_history,
         })
     }
 }
@@ -314,6 +393,25 @@ mod tests {
             complete().endpoint("h", 0).build().unwrap_err(),
             ConfigError::ZeroEndpointPort
         );
+        assert_eq!(
+            complete().max_connections(0).build().unwrap_err(),
+            ConfigError::ZeroMaxConnections
+        );
+        assert_eq!(
+            complete()
+                .handshake_timeout(Duration::ZERO)
+                .build()
+                .unwrap_err(),
+            ConfigError::ZeroHandshakeTimeout
+        );
+    }
+
+    #[test]
+    fn limits_have_defaults() {
+        let config = complete().build().unwrap();
+        assert_eq!(config.handshake_timeout(), DEFAULT_HANDSHAKE_TIMEOUT);
+        assert_eq!(config.max_connections(), DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(config.login_history, DEFAULT_LOGIN_HISTORY);
     }
 
     #[test]

@@ -8,6 +8,13 @@
 //! client talks to a real database afterwards. A refused login gets the error RDS
 //! gives, and the reason is recorded for tests ([`RunningEmulator::logins`]).
 //!
+//! Hostile clients are bounded: each step of a login has a time limit
+//! ([`EmulatorConfigBuilder::handshake_timeout`]), the number of connections is capped
+//! ([`EmulatorConfigBuilder::max_connections`]), the emulator keeps only the most recent
+//! login records ([`EmulatorConfigBuilder::login_history`]) and cuts what clients chose
+//! (user and database names) to [`MAX_CLIENT_TEXT`] bytes in records and logs, and it
+//! backs off when accepting fails (out of file descriptors), logging once per burst.
+//!
 //! Engines: PostgreSQL ([`Engine::Postgres`]) and MySQL/MariaDB ([`Engine::Mysql`]).
 //!
 //! Needs the cargo feature `emulator`.
@@ -36,7 +43,8 @@
 //! ```
 //!
 //! Every login decision is logged with `tracing` at target `rds_iam::emulator`
-//! (peer, user, endpoint, decision and reason; never the token).
+//! (peer, user, endpoint, decision and reason; never the token). Listening on an
+//! address other than loopback is logged as a warning.
 
 mod config;
 mod mysql;
@@ -44,18 +52,24 @@ mod postgres;
 mod tls;
 mod verify;
 
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{ConfigError, EmulatorConfig, EmulatorConfigBuilder, Engine, TlsIdentity};
+pub use config::{
+    ConfigError, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOGIN_HISTORY, DEFAULT_MAX_CONNECTIONS,
+    EmulatorConfig, EmulatorConfigBuilder, Engine, TlsIdentity,
+};
 pub use verify::{DEFAULT_ALLOWED_SKEW, MAX_EXPIRES_SECS, Rejection, VerifiedToken, Verifier};
 
 /// Why an emulator could not start.
@@ -139,8 +153,9 @@ impl Emulator {
             config,
             verifier,
             tls: server_tls.acceptor,
-            logins: Mutex::new(Vec::new()),
+            logins: Mutex::new(Logins::default()),
             plaintext_passwords: AtomicU64::new(0),
+            mysql: mysql::State::default(),
         });
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
@@ -152,6 +167,14 @@ impl Emulator {
             backend = %shared.config.backend,
             "emulator listening"
         );
+        if !local_addr.ip().is_loopback() {
+            tracing::warn!(
+                target: "rds_iam::emulator",
+                %local_addr,
+                "the emulator listens on a non-loopback address: other machines can reach this \
+                 test endpoint and the database behind it; listen on 127.0.0.1 unless that is meant"
+            );
+        }
         Ok(RunningEmulator {
             local_addr,
             shared,
@@ -198,13 +221,16 @@ impl RunningEmulator {
         self.ca.as_ref().map(|ca| ca.pem.as_str())
     }
 
-    /// Every login attempt so far, oldest first.
+    /// The most recent login attempts, oldest first: at most
+    /// [`EmulatorConfigBuilder::login_history`] of them (every attempt is counted in
+    /// [`login_counts`](Self::login_counts)).
     pub fn logins(&self) -> Vec<LoginRecord> {
-        self.shared
-            .logins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.logins().recent.iter().cloned().collect()
+    }
+
+    /// How many login attempts ended each way since the emulator started.
+    pub fn login_counts(&self) -> LoginCounts {
+        self.shared.logins().counts
     }
 
     /// How many passwords clients sent without TLS. The emulator never asks for one
@@ -224,15 +250,33 @@ impl Drop for RunningEmulator {
     }
 }
 
+/// The longest text chosen by a client (user name, database name) that a
+/// [`LoginRecord`] or a log line holds, in bytes. Longer text is cut at a character
+/// boundary and ends in `…`.
+pub const MAX_CLIENT_TEXT: usize = 128;
+
+/// `text` as records and logs show it: at most [`MAX_CLIENT_TEXT`] bytes plus `…`.
+pub(crate) fn client_text(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_CLIENT_TEXT {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_CLIENT_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
 /// One login attempt as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LoginRecord {
     /// The client's address.
     pub peer: SocketAddr,
-    /// The user name the client logged in as.
+    /// The user name the client logged in as (cut to [`MAX_CLIENT_TEXT`] bytes).
     pub user: String,
-    /// The database the client asked for, if it named one.
+    /// The database the client asked for, if it named one (cut to [`MAX_CLIENT_TEXT`]
+    /// bytes).
     pub database: Option<String>,
     /// Whether the connection was TLS-encrypted.
     pub tls: bool,
@@ -254,6 +298,18 @@ pub enum LoginOutcome {
     BackendFailed(BackendFailure),
 }
 
+/// How many login attempts ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoginCounts {
+    /// [`LoginOutcome::Accepted`].
+    pub accepted: u64,
+    /// [`LoginOutcome::Rejected`].
+    pub rejected: u64,
+    /// [`LoginOutcome::BackendFailed`].
+    pub backend_failed: u64,
+}
+
 /// Why the backend database did not take over an accepted login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -270,6 +326,9 @@ pub enum BackendFailure {
     PasswordNeeded,
     /// The backend spoke something unexpected.
     Protocol,
+    /// The backend login took longer than the handshake timeout
+    /// ([`EmulatorConfigBuilder::handshake_timeout`]).
+    TimedOut,
 }
 
 /// State shared by the accept loop and every connection.
@@ -277,8 +336,17 @@ pub(crate) struct Shared {
     pub(crate) config: EmulatorConfig,
     pub(crate) verifier: Verifier,
     pub(crate) tls: tokio_native_tls::TlsAcceptor,
-    logins: Mutex<Vec<LoginRecord>>,
+    logins: Mutex<Logins>,
     plaintext_passwords: AtomicU64,
+    /// What the MySQL front end learns once and shares between connections.
+    pub(crate) mysql: mysql::State,
+}
+
+/// The most recent login records and the counts of all.
+#[derive(Default)]
+struct Logins {
+    recent: VecDeque<LoginRecord>,
+    counts: LoginCounts,
 }
 
 impl Shared {
@@ -289,7 +357,32 @@ impl Shared {
         )
     }
 
-    /// Record and log one login decision.
+    fn logins(&self) -> std::sync::MutexGuard<'_, Logins> {
+        self.logins.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Run one step of a login (`stage` names it for the log) within the handshake
+    /// timeout; past it the step fails with `TimedOut` and the connection is closed.
+    pub(crate) async fn stage<T>(
+        &self,
+        peer: SocketAddr,
+        stage: &'static str,
+        step: impl Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        match tokio::time::timeout(self.config.handshake_timeout, step).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::debug!(target: "rds_iam::emulator", %peer, stage, "login step timed out; closing the connection");
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("timed out waiting for {stage}"),
+                ))
+            }
+        }
+    }
+
+    /// Record and log one login decision. `user` and `database` are the client's and
+    /// are cut to [`MAX_CLIENT_TEXT`] here.
     pub(crate) fn record(
         &self,
         peer: SocketAddr,
@@ -299,6 +392,7 @@ impl Shared {
         outcome: LoginOutcome,
     ) {
         let endpoint = self.endpoint();
+        let user = &*client_text(user);
         match &outcome {
             LoginOutcome::Accepted => tracing::info!(
                 target: "rds_iam::emulator",
@@ -314,18 +408,27 @@ impl Shared {
                 "token accepted but the backend database did not accept the login"
             ),
         }
-        let record = LoginRecord {
+        let mut logins = self.logins();
+        let counts = &mut logins.counts;
+        match outcome {
+            LoginOutcome::Accepted => counts.accepted += 1,
+            LoginOutcome::Rejected(_) => counts.rejected += 1,
+            LoginOutcome::BackendFailed(_) => counts.backend_failed += 1,
+        }
+        if self.config.login_history == 0 {
+            return;
+        }
+        if logins.recent.len() == self.config.login_history {
+            logins.recent.pop_front();
+        }
+        logins.recent.push_back(LoginRecord {
             peer,
             user: user.to_owned(),
-            database: database.map(str::to_owned),
+            database: database.map(|d| client_text(d).into_owned()),
             tls,
             outcome,
             at: self.config.clock.now(),
-        };
-        self.logins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(record);
+        });
     }
 
     pub(crate) fn count_plaintext_password(&self, peer: SocketAddr) {
@@ -338,30 +441,111 @@ impl Shared {
     }
 }
 
-/// Serve one connection with the engine's front end (each engine in its own module).
-async fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+/// Serve one connection with the engine's front end (each engine in its own module),
+/// holding one of the connection slots until it ends.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    _slot: OwnedSemaphorePermit,
+) {
     match shared.config.engine {
         Engine::Postgres => postgres::serve(stream, peer, shared).await,
         Engine::Mysql => mysql::serve(stream, peer, shared).await,
     }
 }
 
+/// The first pause after a failed `accept`; it doubles with each failure in a row.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// The longest pause between two `accept` attempts.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     let mut sessions = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    // Failed accepts in a row (the file-descriptor limit: the same pending connection
+    // fails again at once), and connections refused in a row at the limit. Each burst
+    // is logged once when it starts and once when it ends.
+    let mut failed_accepts = 0u64;
+    let mut refused = 0u64;
     loop {
         tokio::select! {
             _ = &mut stop => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    sessions.spawn(serve(stream, peer, shared.clone()));
+                    if failed_accepts > 0 {
+                        tracing::warn!(target: "rds_iam::emulator", failed_accepts, "accepting connections again");
+                        failed_accepts = 0;
+                    }
+                    match slots.clone().try_acquire_owned() {
+                        Ok(slot) => {
+                            if refused > 0 {
+                                tracing::warn!(target: "rds_iam::emulator", refused, "below the connection limit again");
+                                refused = 0;
+                            }
+                            let _ = stream.set_nodelay(true);
+                            sessions.spawn(serve(stream, peer, shared.clone(), slot));
+                        }
+                        Err(_) => {
+                            if refused == 0 {
+                                tracing::warn!(
+                                    target: "rds_iam::emulator",
+                                    max_connections = shared.config.max_connections,
+                                    "connection limit reached: refusing new connections until some close"
+                                );
+                            }
+                            refused += 1;
+                            refuse_over_limit(stream, shared.config.engine);
+                        }
+                    }
                 }
                 Err(error) => {
-                    tracing::warn!(target: "rds_iam::emulator", %error, "accept failed");
+                    if failed_accepts == 0 {
+                        tracing::warn!(
+                            target: "rds_iam::emulator", %error,
+                            "accept failed; retrying with back-off (failures in a row are not logged)"
+                        );
+                    }
+                    failed_accepts += 1;
+                    let pause = ACCEPT_BACKOFF_MIN
+                        .saturating_mul(1 << failed_accepts.min(10).saturating_sub(1))
+                        .min(ACCEPT_BACKOFF_MAX);
+                    tokio::select! {
+                        _ = &mut stop => break,
+                        () = tokio::time::sleep(pause) => {}
+                    }
                 }
             },
         }
     }
     // Dropping `sessions` aborts every relayed session.
+}
+
+/// Answer a connection over the limit with the engine's "too many connections" error
+/// and close it, without waiting on the client: the write goes into the fresh socket's
+/// empty send buffer, and what the client already sent is read so that closing sends a
+/// FIN (a reset could discard the error before the client reads it).
+fn refuse_over_limit(stream: TcpStream, engine: Engine) {
+    let reply = match engine {
+        Engine::Postgres => postgres::too_many_connections(),
+        Engine::Mysql => mysql::too_many_connections(),
+    };
+    let Ok(mut stream) = stream.into_std() else {
+        return;
+    };
+    let mut sent = io::Write::write(&mut stream, &reply);
+    if matches!(&sent, Ok(n) if *n < reply.len()) {
+        sent = Err(io::ErrorKind::WriteZero.into());
+    }
+    let mut scratch = [0u8; 4096];
+    for _ in 0..16 {
+        match io::Read::read(&mut stream, &mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    if let Err(error) = sent {
+        tracing::debug!(target: "rds_iam::emulator", %error, "could not send the connection-limit error");
+    }
 }

@@ -12,6 +12,10 @@
 //!   user) and from `AuthenticationOk` on relays both directions unchanged, so
 //!   `ParameterStatus`, `BackendKeyData`, queries and errors are the backend's own.
 //! - A `CancelRequest` (plain or over TLS) is passed on to the backend.
+//! - Each step before the login completes has the handshake timeout; a connection over
+//!   the connection limit gets `FATAL 53300 sorry, too many clients already` at once.
+//! - A `PasswordMessage` sent after a startup without TLS (without being asked) is
+//!   counted as a plaintext password.
 //!
 //! Not supported: direct TLS without `SSLRequest` (PostgreSQL 17 `sslnegotiation=direct`).
 
@@ -23,10 +27,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{LoginOutcome, Rejection, Shared};
+use super::{LoginOutcome, Rejection, Shared, client_text};
 use wire::{Initial, Startup};
 
 /// SQLSTATE `invalid_authorization_specification`, as RDS uses for both refusals.
@@ -35,6 +39,8 @@ const INVALID_AUTHORIZATION: &str = "28000";
 const PROTOCOL_VIOLATION: &str = "08P01";
 /// SQLSTATE `connection_failure`, when the backend cannot be reached.
 const CONNECTION_FAILURE: &str = "08006";
+/// SQLSTATE `too_many_connections`.
+const TOO_MANY_CONNECTIONS: &str = "53300";
 /// How long to watch a refused plaintext connection for a password sent anyway.
 const PLAINTEXT_WATCH: Duration = Duration::from_millis(250);
 
@@ -45,35 +51,52 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     }
 }
 
+/// What a connection over the limit gets before it is closed, as PostgreSQL says it.
+pub(crate) fn too_many_connections() -> Vec<u8> {
+    let mut out = BytesMut::new();
+    wire::error_response(
+        &mut out,
+        "FATAL",
+        TOO_MANY_CONNECTIONS,
+        "sorry, too many clients already",
+    );
+    out.to_vec()
+}
+
 async fn serve_plain(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: &Shared,
 ) -> std::io::Result<()> {
+    let mut gssenc_declined = false;
     loop {
-        let Some(initial) = wire::read_initial(&mut stream).await? else {
+        let first = shared.stage(peer, "the first packet", wire::read_initial(&mut stream));
+        let Some(initial) = first.await? else {
             return Ok(());
         };
         match initial {
             Initial::SslRequest => {
                 stream.write_all(b"S").await?;
-                let tls = shared
-                    .tls
-                    .accept(stream)
-                    .await
-                    .map_err(std::io::Error::other)?;
+                let handshake = async {
+                    shared
+                        .tls
+                        .accept(stream)
+                        .await
+                        .map_err(std::io::Error::other)
+                };
+                let tls = shared.stage(peer, "the TLS handshake", handshake).await?;
                 return serve_tls(tls, peer, shared).await;
             }
-            Initial::GssEncRequest => stream.write_all(b"N").await?,
-            Initial::Cancel(key) => return backend::cancel(shared.config.backend, key).await,
+            // Once, as PostgreSQL: a client may then ask for TLS.
+            Initial::GssEncRequest if !gssenc_declined => {
+                gssenc_declined = true;
+                stream.write_all(b"N").await?;
+            }
+            Initial::Cancel(key) => return cancel(shared, peer, key).await,
             Initial::Startup(startup) => {
                 return refuse_plaintext(stream, peer, &startup, shared).await;
             }
-            Initial::PasswordMessage => {
-                shared.count_plaintext_password(peer);
-                return Ok(());
-            }
-            Initial::Unsupported => {
+            Initial::GssEncRequest | Initial::Unsupported => {
                 return send_error(
                     &mut stream,
                     PROTOCOL_VIOLATION,
@@ -89,10 +112,11 @@ async fn serve_tls<S>(mut stream: S, peer: SocketAddr, shared: &Shared) -> std::
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match wire::read_initial(&mut stream).await? {
+    let startup = shared.stage(peer, "the startup message", wire::read_initial(&mut stream));
+    match startup.await? {
         None => Ok(()),
         Some(Initial::Startup(startup)) => login(stream, peer, startup, shared).await,
-        Some(Initial::Cancel(key)) => backend::cancel(shared.config.backend, key).await,
+        Some(Initial::Cancel(key)) => cancel(shared, peer, key).await,
         Some(_) => {
             send_error(
                 &mut stream,
@@ -104,6 +128,12 @@ where
     }
 }
 
+/// Pass a `CancelRequest` on to the backend, within the handshake timeout.
+async fn cancel(shared: &Shared, peer: SocketAddr, key: [u8; 8]) -> std::io::Result<()> {
+    let forward = backend::cancel(shared.config.backend, key);
+    shared.stage(peer, "the backend (cancel)", forward).await
+}
+
 /// A startup without TLS: refuse before asking for a password, as RDS with
 /// `rds.force_ssl` does, and watch whether the client sends a password anyway.
 async fn refuse_plaintext(
@@ -112,11 +142,12 @@ async fn refuse_plaintext(
     startup: &Startup,
     shared: &Shared,
 ) -> std::io::Result<()> {
-    let user = startup.param("user").unwrap_or_default();
-    let database = startup.param("database").unwrap_or(user);
+    let full_user = startup.param("user").unwrap_or_default();
+    let user = client_text(full_user);
+    let database = client_text(startup.param("database").unwrap_or(full_user));
     shared.record(
         peer,
-        user,
+        full_user,
         startup.param("database"),
         false,
         LoginOutcome::Rejected(Rejection::NoTls),
@@ -126,9 +157,9 @@ async fn refuse_plaintext(
         peer.ip()
     );
     send_error(&mut stream, INVALID_AUTHORIZATION, &message).await?;
-    let mut first = [0u8; 1];
-    if let Ok(Ok(1)) = tokio::time::timeout(PLAINTEXT_WATCH, stream.read(&mut first)).await
-        && first[0] == b'p'
+    // Only a complete, well-formed PasswordMessage counts (not any byte `p`).
+    if let Ok(Ok(Some(_))) =
+        tokio::time::timeout(PLAINTEXT_WATCH, wire::read_password(&mut stream)).await
     {
         shared.count_plaintext_password(peer);
     }
@@ -175,8 +206,10 @@ where
     stream.write_all(&out).await?;
     stream.flush().await?;
 
-    let Some(password) = wire::read_password(&mut stream).await? else {
-        tracing::debug!(target: "rds_iam::emulator", %peer, user, "client closed before sending a password");
+    let shown = client_text(&user);
+    let password = shared.stage(peer, "the password", wire::read_password(&mut stream));
+    let Some(password) = password.await? else {
+        tracing::debug!(target: "rds_iam::emulator", %peer, user = %shown, "client closed before sending a password");
         return Ok(());
     };
     let verdict = match std::str::from_utf8(&password) {
@@ -191,7 +224,7 @@ where
             true,
             LoginOutcome::Rejected(rejection),
         );
-        let message = format!("PAM authentication failed for user \"{user}\"");
+        let message = format!("PAM authentication failed for user \"{shown}\"");
         return send_error(&mut stream, INVALID_AUTHORIZATION, &message).await;
     }
 
@@ -207,13 +240,15 @@ where
         .cloned()
         .chain([("user".to_owned(), backend_user)])
         .collect();
-    match backend::login(
+    let backend_login = backend::login(
         shared.config.backend,
         &params,
         shared.config.backend_password.as_ref(),
-    )
-    .await
-    {
+    );
+    let result = tokio::time::timeout(shared.config.handshake_timeout, backend_login)
+        .await
+        .unwrap_or_else(|_| Err(backend::BackendLoginError::timed_out()));
+    match result {
         Ok(mut session) => {
             shared.record(
                 peer,
@@ -228,7 +263,7 @@ where
             Ok(())
         }
         Err(error) => {
-            tracing::warn!(target: "rds_iam::emulator", %peer, user, detail = %error.detail, "backend login failed");
+            tracing::warn!(target: "rds_iam::emulator", %peer, user = %shown, detail = %error.detail, "backend login failed");
             shared.record(
                 peer,
                 &user,

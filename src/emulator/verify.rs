@@ -385,7 +385,7 @@ fn signature(
         .join("&");
     let canonical_request = format!(
         "GET\n/\n{canonical_query}\nhost:{}\n\nhost\n{EMPTY_PAYLOAD_SHA256}",
-        host_port.trim().to_ascii_lowercase()
+        signed_host(host_port).trim().to_ascii_lowercase()
     );
     let credential_scope = format!(
         "{}/{}/{}/aws4_request",
@@ -403,6 +403,14 @@ fn signature(
     let k_service = hmac_sha256(&k_region, scope.service.as_bytes());
     let k_signing = hmac_sha256(&k_service, b"aws4_request");
     hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()))
+}
+
+/// The `host` header a signer signs for the token's `host:port`: a presigned RDS
+/// token is signed as a request to `https://host:port`, and SigV4 signers (botocore,
+/// aws-sigv4) leave the default port of `https`, 443, out of the host header while the
+/// token text keeps it.
+fn signed_host(host_port: &str) -> &str {
+    host_port.strip_suffix(":443").unwrap_or(host_port)
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -561,6 +569,42 @@ mod tests {
             DEFAULT_ALLOWED_SKEW,
         );
         assert_eq!(v.verify(token, "x"), Err(Rejection::WrongService));
+    }
+
+    // botocore's token for port 443 (tests/data/token_vectors/rds_tokens.json,
+    // `port_443`): the token text keeps `:443`, the signed host header does not.
+    #[test]
+    fn port_443_is_left_out_of_the_signed_host_as_botocore_does() {
+        let token = "mydb.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:443/?Action=connect\
+            &DBUser=harness_iam_user&X-Amz-Algorithm=AWS4-HMAC-SHA256\
+            &X-Amz-Credential=AKIDEXAMPLE%2F20240229%2Fus-east-1%2Frds-db%2Faws4_request\
+            &X-Amz-Date=20240229T123456Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host\
+            &X-Amz-Signature=3caa52a322fa215c502a5c92691420c79affeed46b6027a4f0abe542f9609615";
+        let clock = ManualClock::new(at(1_709_210_096));
+        let v = Verifier::new(
+            "mydb.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+            443,
+            "us-east-1",
+            Credentials::new(
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                None,
+                None,
+                "t",
+            ),
+            Arc::new(clock),
+            DEFAULT_ALLOWED_SKEW,
+        );
+        assert_eq!(
+            v.verify(token, "harness_iam_user").unwrap().user,
+            "harness_iam_user"
+        );
+        // Only the https default is left out: 1443, 4430 and 80 stay in.
+        assert_eq!(signed_host("h:443"), "h");
+        assert_eq!(signed_host("[::1]:443"), "[::1]");
+        for kept in ["h:1443", "h:4430", "h:80", "h"] {
+            assert_eq!(signed_host(kept), kept);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
@@ -229,13 +230,15 @@ async fn token_login_reaches_the_real_backend() {
         .await
         .unwrap_err();
     assert_eq!(server_error(&err).code, 1146);
-    // The session outlives an error, and the backend connection id is the client's.
+    // The session outlives an error. The greeting's connection id is the emulator's own,
+    // from a range no backend session reaches; CONNECTION_ID() is the backend session's.
     let id: u32 = conn
         .query_first("SELECT CONNECTION_ID()")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(id, conn.id());
+    assert!(id < 1_000_000_000, "{id}");
+    assert!(conn.id() >= 1_000_000_000, "{}", conn.id());
     conn.disconnect().await.unwrap();
 
     let logins = h.emulator.logins();
@@ -608,26 +611,105 @@ async fn kill_query_from_another_session_reaches_the_backend() {
     // KILL of one's own sessions needs no privilege beyond being the same user.
     let mut sleeper = h.connect(user, &token(&claim(user))).await.unwrap();
     let mut killer = h.connect(user, &token(&claim(user))).await.unwrap();
-    let id = sleeper.id();
-    let sleeping =
-        tokio::spawn(async move { sleeper.query_drop("SELECT SLEEP(60)").await.unwrap_err() });
-    loop {
-        let running: i64 = killer
-            .query_first(format!(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE ID = {id} AND INFO LIKE 'SELECT SLEEP(60)%'"
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        if running > 0 {
-            break;
+    let backend_id: u32 = sleeper
+        .query_first("SELECT CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
+    // Clients cancel with the id from the greeting (Connector/J's Statement.cancel, the
+    // mysql client's Ctrl-C), others with CONNECTION_ID(): both reach the session.
+    for id in [sleeper.id(), backend_id] {
+        let mut conn = sleeper;
+        let sleeping = tokio::spawn(async move {
+            let err = conn.query_drop("SELECT SLEEP(60)").await.unwrap_err();
+            (conn, err)
+        });
+        loop {
+            let running: i64 = killer
+                .query_first(format!(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                     WHERE ID = {backend_id} AND INFO LIKE 'SELECT SLEEP(60)%'"
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            if running > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        killer.query_drop(format!("KILL QUERY {id}")).await.unwrap();
+        // ER_QUERY_INTERRUPTED, from the backend session of the first connection.
+        let (conn, err) = sleeping.await.unwrap();
+        assert_eq!(server_error(&err).code, 1317, "KILL QUERY {id}");
+        sleeper = conn;
     }
-    killer.query_drop(format!("KILL QUERY {id}")).await.unwrap();
-    // ER_QUERY_INTERRUPTED, from the backend session of the first connection.
-    assert_eq!(server_error(&sleeping.await.unwrap()).code, 1317);
+    // KILL CONNECTION with the greeting id ends the other session.
+    killer
+        .query_drop(format!("KILL CONNECTION {}", sleeper.id()))
+        .await
+        .unwrap();
+    assert!(sleeper.query_drop("SELECT 1").await.is_err());
+    // An id the emulator did not give out, or gave a session that is gone, goes to the
+    // backend as it is: ER_NO_SUCH_THREAD.
+    let err = killer
+        .query_drop(format!("KILL QUERY {}", sleeper.id()))
+        .await
+        .unwrap_err();
+    assert_eq!(server_error(&err).code, 1094);
+}
+
+/// A loopback TCP relay in front of the real backend that counts the connections made
+/// through it: how many backend connections the emulator opened.
+async fn counting_relay(backend: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let count = opened.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut server = TcpStream::connect(backend).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (addr, opened)
+}
+
+#[tokio::test]
+async fn the_backend_connection_opens_only_after_the_token_is_verified() {
+    let db = mariadb::shared();
+    let (relay, opened) = counting_relay(db.addr()).await;
+    let h = harness_with(|b| b.backend(relay)).await;
+    let user = "emu_my_late_backend";
+    h.db.create_user(user, UserAuth::NoPassword).await;
+
+    // Clients that never log in: greeted and idle, or refused without TLS, or with a
+    // bad token over TLS.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(h.emulator.local_addr()).await.unwrap();
+        raw_greeting(&mut stream).await;
+        idle.push(stream);
+    }
+    let err = Conn::new(Opts::from(h.plaintext_opts(user, "x")))
+        .await
+        .unwrap_err();
+    assert_access_denied(&err, user);
+    let err = h.connect(user, "not a token").await.unwrap_err();
+    assert_access_denied(&err, user);
+    // One connection to learn the backend's greeting, none for the clients.
+    assert_eq!(opened.load(Ordering::SeqCst), 1);
+
+    // A good login opens one, while the idle clients wait.
+    let mut conn = h.connect(user, &token(&claim(user))).await.unwrap();
+    let one: i64 = conn.query_first("SELECT 1").await.unwrap().unwrap();
+    assert_eq!(one, 1);
+    assert_eq!(opened.load(Ordering::SeqCst), 2);
+    conn.disconnect().await.unwrap();
+    drop(idle);
 }
 
 /// Read the emulator's greeting from a raw connection.

@@ -216,6 +216,25 @@ async fn token_login_reaches_the_real_backend() {
 }
 
 #[tokio::test]
+async fn an_endpoint_on_port_443_accepts_its_tokens() {
+    // Signers leave the https default port out of the signed host (the token keeps it).
+    let h = harness_with(|b| b.endpoint(ENDPOINT_HOST, 443)).await;
+    let user = "emu_iam_port_443";
+    h.pg.create_role(user, RoleAuth::Default).await;
+    let for_443 = token(&Claim::for_endpoint(443, user));
+    assert!(for_443.starts_with(&format!("{ENDPOINT_HOST}:443/?")));
+    h.connect(user, &for_443).await.unwrap();
+    assert_eq!(h.last_outcome(), LoginOutcome::Accepted);
+    // A token for 5432 is still refused there.
+    let err = h.connect(user, &token(&claim(user))).await.unwrap_err();
+    assert_pam_failure(&err, user);
+    assert_eq!(
+        h.last_outcome(),
+        LoginOutcome::Rejected(Rejection::WrongHost)
+    );
+}
+
+#[tokio::test]
 async fn user_names_that_need_percent_encoding() {
     // The signer percent-encodes DBUser; the verifier decodes and re-encodes it.
     let h = harness().await;

@@ -22,8 +22,12 @@ mod live_mariadb;
 #[cfg(feature = "postgres")]
 mod live_postgres;
 
+#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+mod emulator_hostile;
 #[cfg(all(feature = "emulator", feature = "postgres"))]
 mod emulator_postgres;
+#[cfg(feature = "emulator")]
+mod emulator_verifier;
 
 #[cfg(all(feature = "emulator", feature = "postgres", feature = "mysql"))]
 mod connect_cli;

@@ -1,8 +1,8 @@
-//! The real MariaDB/MySQL behind the emulator: its greeting (read before the client
-//! is greeted, so the client is offered what the backend supports) and the login as
-//! the IAM user (`mysql_native_password`, or whatever the backend switches to among
-//! `mysql_native_password`, `mysql_clear_password` and the fast path of
-//! `caching_sha2_password`).
+//! The real MariaDB/MySQL behind the emulator: its greeting (learned once, so the
+//! client is offered what the backend supports) and, once a token is verified, a
+//! connection logged in as the IAM user (`mysql_native_password`, or whatever the
+//! backend switches to among `mysql_native_password`, `mysql_clear_password` and the
+//! fast path of `caching_sha2_password`).
 
 use std::collections::HashMap;
 use std::io;
@@ -60,6 +60,55 @@ impl BackendLoginError {
     fn protocol(error: io::Error) -> Self {
         Self::new(BackendFailure::Protocol, error.to_string())
     }
+
+    /// The backend login did not finish within the handshake timeout.
+    pub(crate) fn timed_out() -> Self {
+        Self::new(
+            BackendFailure::TimedOut,
+            "the backend login did not finish within the handshake timeout",
+        )
+    }
+}
+
+/// A backend connection logged in for a client.
+pub(crate) struct Opened {
+    pub(crate) stream: TcpStream,
+    /// The backend's OK packet payload, for the client.
+    pub(crate) ok: Vec<u8>,
+    /// The backend session's connection id (`CONNECTION_ID()`).
+    pub(crate) connection_id: u32,
+    /// The capabilities the session runs with.
+    pub(crate) capabilities: CapabilityFlags,
+}
+
+/// Connect to the backend and log in with `request`.
+pub(crate) async fn open(
+    addr: SocketAddr,
+    request: LoginRequest<'_>,
+    password: Option<&Password>,
+) -> Result<Opened, BackendLoginError> {
+    let mut backend = match connect(addr).await? {
+        Greeting::Ready(backend) => backend,
+        Greeting::Refused(err) => {
+            let (code, _) = wire::err_code(&err, CapabilityFlags::empty()).unwrap_or_default();
+            return Err(BackendLoginError {
+                failure: BackendFailure::Refused {
+                    code: code.to_string(),
+                },
+                // The client has sent its handshake response by now: it reads a 4.1
+                // ERR packet, with a SQLSTATE.
+                err_packet: Some(wire::with_sql_state(&err)),
+                detail: format!("the backend refused the connection: {code}"),
+            });
+        }
+    };
+    let (ok, capabilities) = login(&mut backend, request, password).await?;
+    Ok(Opened {
+        connection_id: backend.greeting.connection_id(),
+        stream: backend.conn.stream,
+        ok,
+        capabilities,
+    })
 }
 
 /// What the client asked for, to log in to the backend with.
@@ -68,9 +117,10 @@ pub(crate) struct LoginRequest<'a> {
     pub(crate) user: &'a str,
     /// The database from the client's handshake, if any.
     pub(crate) database: Option<&'a [u8]>,
-    /// The client's capabilities, already limited to what both sides support.
+    /// The client's capabilities, limited to what the emulator offered (and here to
+    /// what this backend connection offers).
     pub(crate) capabilities: CapabilityFlags,
-    /// The client's MariaDB extended capabilities.
+    /// The client's MariaDB extended capabilities (limited here to the backend's).
     pub(crate) mariadb_capabilities: MariadbCapabilities,
     /// The client's connection attributes.
     pub(crate) attributes: Option<HashMap<String, String>>,
@@ -117,12 +167,13 @@ pub(crate) async fn connect(addr: SocketAddr) -> Result<Greeting, BackendLoginEr
     Ok(Greeting::Ready(Box::new(Backend { conn, greeting })))
 }
 
-/// Log in to the greeted backend. `Ok` carries the backend's OK packet payload.
-pub(crate) async fn login(
+/// Log in to the greeted backend. `Ok` carries the backend's OK packet payload and
+/// the capabilities of the session.
+async fn login(
     backend: &mut Backend,
     request: LoginRequest<'_>,
     password: Option<&Password>,
-) -> Result<Vec<u8>, BackendLoginError> {
+) -> Result<(Vec<u8>, CapabilityFlags), BackendLoginError> {
     let password = password.map_or(&[][..], |p| p.expose().as_bytes());
     let nonce = backend.greeting.nonce();
     let auth = scramble_native(&nonce, password).map_or_else(Vec::new, |s| s.to_vec());
@@ -135,11 +186,13 @@ pub(crate) async fn login(
         Some(request.user.as_bytes()),
         request.database,
         Some(AuthPlugin::MysqlNativePassword),
-        request.capabilities,
+        request.capabilities & backend.greeting.capabilities(),
         request.attributes,
         0,
     )
-    .with_mariadb_ext_capabilities(request.mariadb_capabilities);
+    .with_mariadb_ext_capabilities(
+        request.mariadb_capabilities & backend.greeting.mariadb_ext_capabilities(),
+    );
     let capabilities = response.capabilities();
     let mut payload = Vec::new();
     mysql_common::proto::MySerialize::serialize(&response, &mut payload);
@@ -161,7 +214,7 @@ pub(crate) async fn login(
                 )
             })?;
         match reply.first().copied() {
-            Some(OK_HEADER) => return Ok(reply),
+            Some(OK_HEADER) => return Ok((reply, capabilities)),
             Some(ERR_HEADER) => {
                 let (code, state) = wire::err_code(&reply, capabilities).unwrap_or_default();
                 return Err(BackendLoginError {

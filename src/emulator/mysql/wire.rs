@@ -5,16 +5,23 @@
 //!
 //! Packets are read exactly (header, then payload), never ahead: a client sends its
 //! TLS `ClientHello` right after its `SslRequest` without waiting, and those bytes
-//! must stay in the socket for the TLS handshake.
+//! must stay in the socket for the TLS handshake. A packet is refused from its length
+//! field before anything is allocated for it when it is larger than the handshake
+//! needs.
+//!
+//! The decoders are functions over byte slices: [`payload_len`], [`parse`] (with
+//! `mysql_common`'s packet types), [`is_ssl_request`],
+//! [`carries_cleartext_password`], [`err_code`] and [`kill_target`].
 
 use std::hash::{BuildHasher, Hasher};
 use std::io;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
 use mysql_common::constants::{CapabilityFlags, MAX_PAYLOAD_LEN};
 use mysql_common::io::ParseBuf;
-use mysql_common::packets::{ErrPacket, ServerError, SqlState};
+use mysql_common::packets::{AuthPlugin, ErrPacket, HandshakeResponse, ServerError, SqlState};
 use mysql_common::proto::codec::PacketCodec;
 use mysql_common::proto::{MyDeserialize, MySerialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -31,6 +38,24 @@ pub(crate) const AUTH_MORE_DATA_HEADER: u8 = 0x01;
 pub(crate) const SSL_REQUEST_LEN: usize = 32;
 /// The largest packet accepted during the handshake (tokens are about 1-2 KB).
 const MAX_HANDSHAKE_PACKET: usize = 64 * 1024;
+/// The command byte of `COM_QUERY`.
+pub(crate) const COM_QUERY: u8 = 0x03;
+
+/// The payload length in a packet header (3 bytes little-endian, then the sequence id).
+pub(crate) fn payload_len(header: [u8; 4]) -> usize {
+    usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16
+}
+
+/// One packet: header with sequence id `seq`, then `payload` (shorter than
+/// [`MAX_PAYLOAD_LEN`]).
+pub(crate) fn frame(seq: u8, payload: &[u8]) -> Vec<u8> {
+    debug_assert!(payload.len() < MAX_PAYLOAD_LEN);
+    let len = (payload.len() as u32).to_le_bytes();
+    let mut out = Vec::with_capacity(4 + payload.len());
+    out.extend_from_slice(&[len[0], len[1], len[2], seq]);
+    out.extend_from_slice(payload);
+    out
+}
 
 /// One side of a connection during the handshake: the stream and the sequence ids.
 pub(crate) struct PacketStream<S> {
@@ -68,8 +93,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
                 }
                 Err(e) => return Err(e),
             }
-            let len =
-                usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+            let len = payload_len(header);
             if payload.len() + len > MAX_HANDSHAKE_PACKET {
                 return Err(invalid("a handshake packet is too large"));
             }
@@ -131,6 +155,58 @@ pub(crate) fn is_ssl_request(payload: &[u8]) -> bool {
         && client_capabilities(payload).is_some_and(|c| c.contains(CapabilityFlags::CLIENT_SSL))
 }
 
+/// Whether a client's first packet is a well-formed `HandshakeResponse` carrying a
+/// password in clear text (`mysql_clear_password` with authentication data).
+pub(crate) fn carries_cleartext_password(payload: &[u8]) -> bool {
+    parse::<HandshakeResponse<'_>>(payload, ()).is_ok_and(|response| {
+        response.auth_plugin() == Some(&AuthPlugin::MysqlClearPassword)
+            && response.scramble_buf().iter().any(|&b| b != 0)
+    })
+}
+
+/// The thread id of a statement `KILL [HARD | SOFT] [CONNECTION | QUERY] <id>` (with
+/// an optional `;` and white space around), and where its digits are in `query`.
+/// Anything else (other statements, `KILL QUERY ID`, `KILL USER`, comments) is `None`.
+pub(crate) fn kill_target(query: &[u8]) -> Option<(Range<usize>, u64)> {
+    let mut pos = 0;
+    let mut next_word = || {
+        while query.get(pos).is_some_and(u8::is_ascii_whitespace) {
+            pos += 1;
+        }
+        let start = pos;
+        while query
+            .get(pos)
+            .is_some_and(|b| !b.is_ascii_whitespace() && *b != b';')
+        {
+            pos += 1;
+        }
+        (start < pos).then_some(start..pos)
+    };
+    let is = |word: &Range<usize>, keyword: &str| {
+        query[word.clone()].eq_ignore_ascii_case(keyword.as_bytes())
+    };
+    let kill = next_word()?;
+    if !is(&kill, "KILL") {
+        return None;
+    }
+    let mut word = next_word()?;
+    if is(&word, "HARD") || is(&word, "SOFT") {
+        word = next_word()?;
+    }
+    if is(&word, "CONNECTION") || is(&word, "QUERY") {
+        word = next_word()?;
+    }
+    let digits = &query[word.clone()];
+    if digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let id = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let rest = &query[word.end..];
+    let rest = rest.trim_ascii_start();
+    let rest = rest.strip_prefix(b";").unwrap_or(rest);
+    rest.trim_ascii().is_empty().then_some((word, id))
+}
+
 /// An ERR packet payload, protocol 4.1 style with the SQLSTATE.
 pub(crate) fn err_packet(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
     err_payload(code, Some(SqlState::new(*state)), message)
@@ -141,6 +217,19 @@ pub(crate) fn err_packet(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
 /// send it then.
 pub(crate) fn err_packet_before_handshake(code: u16, message: &str) -> Vec<u8> {
     err_payload(code, None, message)
+}
+
+/// An ERR packet payload sent before the handshake (without a SQLSTATE) as a client
+/// that has sent its handshake response reads it: with the generic SQLSTATE `HY000`
+/// (what clients assume for such errors). Anything else is returned as it is.
+pub(crate) fn with_sql_state(err: &[u8]) -> Vec<u8> {
+    if err.len() < 3 || err[0] != ERR_HEADER || err.get(3) == Some(&b'#') {
+        return err.to_vec();
+    }
+    let mut out = err[..3].to_vec();
+    out.extend_from_slice(b"#HY000");
+    out.extend_from_slice(&err[3..]);
+    out
 }
 
 fn err_payload(code: u16, state: Option<SqlState>, message: &str) -> Vec<u8> {
@@ -240,6 +329,90 @@ mod tests {
             err_code(&payload, CapabilityFlags::CLIENT_PROTOCOL_41),
             Some((1045, "28000".to_owned()))
         );
+    }
+
+    #[test]
+    fn kill_statements_are_recognised() {
+        fn id(q: &str) -> Option<(&str, u64)> {
+            kill_target(q.as_bytes()).map(|(r, id)| (&q[r], id))
+        }
+        assert_eq!(id("KILL 1000000007"), Some(("1000000007", 1_000_000_007)));
+        assert_eq!(id("  kill query\t42 ; "), Some(("42", 42)));
+        assert_eq!(id("KILL CONNECTION 42;"), Some(("42", 42)));
+        assert_eq!(id("KILL HARD QUERY 42"), Some(("42", 42)));
+        assert_eq!(id("kill soft 42"), Some(("42", 42)));
+        for other in [
+            "",
+            "KILL",
+            "KILL QUERY",
+            "KILL QUERY ID 42",
+            "KILL USER bob",
+            "KILL 42; SELECT 1",
+            "KILL 42 43",
+            "KILL 4x2",
+            "KILL 99999999999",
+            "SELECT 'KILL 42'",
+            "/* c */ KILL 42",
+            "KILLS 42",
+        ] {
+            assert_eq!(id(other), None, "{other:?}");
+        }
+        // Any bytes: no panic.
+        assert_eq!(kill_target(b"KILL \xff\x00"), None);
+    }
+
+    #[test]
+    fn errors_before_the_handshake_get_a_sqlstate_for_later() {
+        let before = err_packet_before_handshake(1040, "Too many connections");
+        let after = with_sql_state(&before);
+        assert_eq!(
+            err_code(&after, CapabilityFlags::CLIENT_PROTOCOL_41),
+            Some((1040, "HY000".to_owned()))
+        );
+        assert!(after.ends_with(b"#HY000Too many connections"));
+        let with_state = err_packet(1045, b"28000", "no");
+        assert_eq!(with_sql_state(&with_state), with_state);
+        for short in [&[][..], &[ERR_HEADER], &[ERR_HEADER, 1]] {
+            assert_eq!(with_sql_state(short), short);
+        }
+    }
+
+    #[test]
+    fn only_a_well_formed_cleartext_response_carries_a_password() {
+        let response = |plugin: AuthPlugin<'static>, auth: &[u8]| {
+            let mut payload = Vec::new();
+            HandshakeResponse::new(
+                Some(auth.to_vec()),
+                (10, 11, 0),
+                Some(&b"u"[..]),
+                None::<&[u8]>,
+                Some(plugin),
+                CapabilityFlags::CLIENT_PROTOCOL_41
+                    | CapabilityFlags::CLIENT_SECURE_CONNECTION
+                    | CapabilityFlags::CLIENT_PLUGIN_AUTH
+                    | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA,
+                None,
+                1 << 24,
+            )
+            .serialize(&mut payload);
+            payload
+        };
+        assert!(carries_cleartext_password(&response(
+            AuthPlugin::MysqlClearPassword,
+            b"token\0"
+        )));
+        assert!(!carries_cleartext_password(&response(
+            AuthPlugin::MysqlClearPassword,
+            b""
+        )));
+        assert!(!carries_cleartext_password(&response(
+            AuthPlugin::MysqlNativePassword,
+            &[7; 20]
+        )));
+        let mut cut = response(AuthPlugin::MysqlClearPassword, b"token\0");
+        cut.truncate(20);
+        assert!(!carries_cleartext_password(&cut));
+        assert!(!carries_cleartext_password(b"p\0\0\0garbage"));
     }
 
     #[test]

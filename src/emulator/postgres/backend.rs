@@ -13,7 +13,7 @@ use postgres_protocol::message::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::emulator::BackendFailure;
+use crate::emulator::{BackendFailure, client_text};
 use crate::secret::Password;
 
 /// A backend connection that has just said `AuthenticationOk`.
@@ -40,6 +40,14 @@ impl BackendLoginError {
             error_response: None,
             detail: detail.into(),
         }
+    }
+
+    /// The backend login did not finish within the handshake timeout.
+    pub(crate) fn timed_out() -> Self {
+        Self::new(
+            BackendFailure::TimedOut,
+            "the backend login did not finish within the handshake timeout",
+        )
     }
 }
 
@@ -159,7 +167,11 @@ pub(crate) async fn login(
                 return Err(BackendLoginError {
                     failure: BackendFailure::Refused { code: code.clone() },
                     error_response: raw,
-                    detail: format!("backend refused the login: {code} {message}"),
+                    // The message may quote what the client chose (a database name).
+                    detail: format!(
+                        "backend refused the login: {code} {}",
+                        client_text(&message)
+                    ),
                 });
             }
             Message::NoticeResponse(_) => {}

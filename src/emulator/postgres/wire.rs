@@ -6,6 +6,10 @@
 //! and a password message, write an authentication request and an error. Those few
 //! layouts live here; the tests check them against `postgres-protocol` in both
 //! directions.
+//!
+//! The decoders are functions over byte slices ([`parse_initial`], [`initial_body_len`],
+//! [`password_body_len`], [`parse_password`]); the async readers only frame the bytes
+//! and never allocate more than the limits below, whatever a length field says.
 
 use std::io;
 
@@ -32,8 +36,6 @@ pub(crate) enum Initial {
     Cancel([u8; 8]),
     /// `StartupMessage`.
     Startup(Startup),
-    /// The bytes looked like a `PasswordMessage` (`p`), not an initial packet.
-    PasswordMessage,
     /// Anything else (an unknown code or protocol version, or a bad length).
     Unsupported,
 }
@@ -54,39 +56,44 @@ impl Startup {
     }
 }
 
+/// The body length of an initial packet from its 4-byte length field (which counts
+/// itself), if it is one the emulator reads: 4 to [`MAX_INITIAL_LEN`] - 4 bytes.
+pub(crate) fn initial_body_len(header: [u8; 4]) -> Option<usize> {
+    let len = u32::from_be_bytes(header) as usize;
+    (8..=MAX_INITIAL_LEN).contains(&len).then(|| len - 4)
+}
+
 /// Read the initial packet. `Ok(None)` if the client closed the connection first.
 pub(crate) async fn read_initial<S: AsyncRead + Unpin>(
     stream: &mut S,
 ) -> io::Result<Option<Initial>> {
-    let mut len_bytes = [0u8; 4];
-    match stream.read_exact(&mut len_bytes).await {
+    let mut header = [0u8; 4];
+    match stream.read_exact(&mut header).await {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    if len_bytes[0] == b'p' {
-        return Ok(Some(Initial::PasswordMessage));
-    }
-    let len = u32::from_be_bytes(len_bytes) as usize;
-    if !(8..=MAX_INITIAL_LEN).contains(&len) {
+    let Some(len) = initial_body_len(header) else {
         return Ok(Some(Initial::Unsupported));
-    }
-    let mut body = vec![0u8; len - 4];
+    };
+    let mut body = vec![0u8; len];
     stream.read_exact(&mut body).await?;
     Ok(Some(parse_initial(&body)))
 }
 
-fn parse_initial(body: &[u8]) -> Initial {
-    let code = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-    let rest = &body[4..];
+/// Decode the body of an initial packet (what follows its length field).
+pub(crate) fn parse_initial(body: &[u8]) -> Initial {
+    let Some((code, rest)) = body.split_first_chunk::<4>() else {
+        return Initial::Unsupported;
+    };
+    let code = u32::from_be_bytes(*code);
     match code {
         SSL_REQUEST if rest.is_empty() => Initial::SslRequest,
         GSSENC_REQUEST if rest.is_empty() => Initial::GssEncRequest,
-        CANCEL_REQUEST if rest.len() == 8 => {
-            let mut key = [0u8; 8];
-            key.copy_from_slice(rest);
-            Initial::Cancel(key)
-        }
+        CANCEL_REQUEST => match <[u8; 8]>::try_from(rest) {
+            Ok(key) => Initial::Cancel(key),
+            Err(_) => Initial::Unsupported,
+        },
         _ if code >> 16 == 3 => match parse_params(rest) {
             Some(params) => Initial::Startup(Startup {
                 minor_version: (code & 0xffff) as u16,
@@ -118,8 +125,25 @@ fn cstr(buf: &[u8]) -> Option<(String, &[u8])> {
     Some((s, &buf[end + 1..]))
 }
 
-/// Read one typed frontend message and return the password of a `PasswordMessage`
-/// (`p`). `Ok(None)` if the client closed the connection instead.
+/// The body length of a `PasswordMessage` from its 5-byte header (type `p` and a
+/// length that counts itself), if it is one: up to [`MAX_PASSWORD_LEN`] bytes.
+pub(crate) fn password_body_len(header: [u8; 5]) -> Option<usize> {
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    (header[0] == b'p' && (5..=MAX_PASSWORD_LEN).contains(&len)).then(|| len - 4)
+}
+
+/// The password in a `PasswordMessage` body: a string with exactly one NUL, at its
+/// end (PostgreSQL refuses anything else as "invalid password packet size").
+pub(crate) fn parse_password(body: &[u8]) -> Option<&[u8]> {
+    let (&0, password) = body.split_last()? else {
+        return None;
+    };
+    (!password.contains(&0)).then_some(password)
+}
+
+/// Read one typed frontend message, which must be a well-formed `PasswordMessage`,
+/// and return the password. `Ok(None)` if the client closed the connection (or sent
+/// `Terminate`) instead.
 pub(crate) async fn read_password<S: AsyncRead + Unpin>(
     stream: &mut S,
 ) -> io::Result<Option<Vec<u8>>> {
@@ -133,18 +157,12 @@ pub(crate) async fn read_password<S: AsyncRead + Unpin>(
         // Terminate: the client gave up (psql -w without a password does this).
         return Ok(None);
     }
-    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-    if header[0] != b'p' || !(4..=MAX_PASSWORD_LEN).contains(&len) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "expected a password message",
-        ));
-    }
-    let mut body = vec![0u8; len - 4];
+    let invalid = || io::Error::new(io::ErrorKind::InvalidData, "expected a password message");
+    let len = password_body_len(header).ok_or_else(invalid)?;
+    let mut body = vec![0u8; len];
     stream.read_exact(&mut body).await?;
-    if body.last() == Some(&0) {
-        body.pop();
-    }
+    let password = parse_password(&body).ok_or_else(invalid)?;
+    body.truncate(password.len());
     Ok(Some(body))
 }
 
@@ -233,8 +251,8 @@ mod tests {
             read_password(&mut &buf[..]).await.unwrap(),
             Some(b"a-token".to_vec())
         );
-        // A password sent as if it were the first packet is recognised as such.
-        assert_eq!(initial(&buf).await, Some(Initial::PasswordMessage));
+        // A password sent as if it were the first packet is not an initial packet.
+        assert_eq!(initial(&buf).await, Some(Initial::Unsupported));
     }
 
     #[tokio::test]
@@ -262,6 +280,27 @@ mod tests {
                 params: vec![]
             }))
         );
+    }
+
+    #[tokio::test]
+    async fn only_well_formed_password_messages_are_passwords() {
+        async fn password(bytes: &[u8]) -> Option<Vec<u8>> {
+            read_password(&mut &bytes[..]).await.ok().flatten()
+        }
+        assert_eq!(password(b"p\0\0\0\x07ab\0").await, Some(b"ab".to_vec()));
+        // No terminating NUL, a NUL inside, another message type, a length too short
+        // or beyond the limit (refused before anything is allocated or read).
+        assert_eq!(password(b"p\0\0\0\x06ab").await, None);
+        assert_eq!(password(b"p\0\0\0\x08a\0b\0").await, None);
+        assert_eq!(password(b"Q\0\0\0\x07ab\0").await, None);
+        assert_eq!(password(b"p\0\0\0\x04").await, None);
+        assert_eq!(password(b"p\x40\0\0\0ab\0").await, None);
+        // Cut short.
+        assert_eq!(password(b"p\0\0\0\x07a").await, None);
+        assert_eq!(password(b"pab").await, None);
+        assert_eq!(parse_initial(&[]), Initial::Unsupported);
+        assert_eq!(parse_initial(&[0, 0x04]), Initial::Unsupported);
+        assert_eq!(initial_body_len(0x4000_0000u32.to_be_bytes()), None);
     }
 
     #[test]
