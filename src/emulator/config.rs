@@ -323,6 +323,8 @@ impl EmulatorConfigBuilder {
         let credentials = self
             .credentials
             .ok_or(ConfigError::Missing("credentials"))?;
+        // One form for an IPv6 address: without brackets (the certificate's IP address).
+        let endpoint_host = super::verify::unbracketed(&endpoint_host).to_owned();
         if endpoint_host.is_empty() {
             return Err(ConfigError::EmptyEndpointHost);
         }

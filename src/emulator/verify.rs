@@ -147,7 +147,8 @@ impl Verifier {
     /// A verifier for tokens signed for `host:port` in `region` with `credentials`
     /// (access key id, secret access key, and the session token if there is one),
     /// judging time by `clock` with a tolerance of `allowed_skew` for tokens dated in
-    /// the future.
+    /// the future. An IPv6 `host` may be written with or without brackets (`::1`,
+    /// `[::1]`); tokens carry it in brackets.
     pub fn new(
         host: impl Into<String>,
         port: u16,
@@ -156,8 +157,9 @@ impl Verifier {
         clock: Arc<dyn Clock>,
         allowed_skew: Duration,
     ) -> Self {
+        let host = host.into();
         Self {
-            host: host.into(),
+            host: unbracketed(&host).to_owned(),
             port,
             region: region.into(),
             credentials,
@@ -234,11 +236,19 @@ impl Verifier {
     fn is_endpoint(&self, host_port: &str) -> bool {
         match host_port.rsplit_once(':') {
             Some((host, port)) => {
-                host.eq_ignore_ascii_case(&self.host) && port.parse::<u16>() == Ok(self.port)
+                unbracketed(host).eq_ignore_ascii_case(&self.host)
+                    && port.parse::<u16>() == Ok(self.port)
             }
             None => false,
         }
     }
+}
+
+/// `host` without the brackets of an IPv6 address (`[::1]` is `::1`).
+pub(crate) fn unbracketed(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 /// A token split into its parts. Holds borrowed slices of the token; never printed.

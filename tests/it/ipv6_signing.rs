@@ -21,10 +21,11 @@ use crate::support::iam::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, credentials,
 /// [`t0`] for the command's `--at`.
 const T0: &str = "2025-01-01T00:00:00Z";
 
-/// Tokens for `[host]:port` in [`REGION`] with the test credentials, judged at [`t0`].
+/// Tokens for `[host]:port` in [`REGION`] with the test credentials, judged at [`t0`]; the
+/// verifier takes the address as written in a URL's `iamHost`, without brackets.
 fn verifier(host: &str, port: u16) -> Verifier {
     Verifier::new(
-        format!("[{host}]"),
+        host,
         port,
         REGION,
         credentials(),
@@ -74,7 +75,11 @@ fn with_or_without_brackets_the_token_is_the_same() {
         let token = sign(bare.to_owned());
         assert_eq!(token, sign(format!("[{bare}]")));
         assert!(token.expose().starts_with(&format!("[{bare}]:{port}/?")));
+        // The emulator's verifier takes the address in either form, as the signer does.
         verifier(bare, port).verify(token.expose(), "app").unwrap();
+        verifier(&format!("[{bare}]"), port)
+            .verify(token.expose(), "app")
+            .unwrap();
     }
 }
 
