@@ -2,9 +2,27 @@
 //!
 //! IAM database authentication for Amazon Aurora and RDS (PostgreSQL and MySQL).
 //!
-//! Give it the `jdbc:aws-wrapper:` URL your pipeline already has: it tells you what an IAM
-//! token would be signed for (host, port, region, user) and how the connection is protected
-//! (TLS is always on: an IAM token is a bearer secret).
+//! Give it the `jdbc:aws-wrapper:` URL your pipeline already has: it mints the same
+//! `rds-db:connect` token the AWS SDKs produce, caches it, and connects with TLS always on (an
+//! IAM token is a bearer secret). One call each, one `use`:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! const URL: &str = "jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres\
+//!     ?wrapperPlugins=iam&user=harness_iam_user&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem";
+//!
+//! // A token, as `aws rds generate-db-auth-token` gives (default AWS credentials chain):
+//! let token = rds_iam::mint_token(URL).await?;
+//! let password: &str = token.expose(); // `{token:?}` shows no secret
+//!
+//! // A connection (tokio-postgres; `connect_mysql` for MySQL and MariaDB URLs):
+//! let (client, connection) = rds_iam::connect_postgres(URL).await?;
+//! tokio::spawn(connection);
+//! client.batch_execute("SELECT 1").await?;
+//! # let _ = password; Ok(()) }
+//! ```
+//!
+//! What would be signed and dialled, without AWS credentials (pure: no I/O):
 //!
 //! ```
 //! use rds_iam::endpoint::EndpointKind;
@@ -21,16 +39,17 @@
 //! assert!(url.is_iam());
 //!
 //! let plan = ConnectPlan::resolve(&url, &PlanOverrides::new())?;
-//! assert_eq!(plan.signing_host, "my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com");
-//! assert_eq!(plan.signing_port, 5432);
-//! assert_eq!(plan.region, "us-east-1");
-//! assert_eq!(plan.endpoint.kind, EndpointKind::ClusterWriter);
+//! let target = plan.first();
+//! assert_eq!(target.token.host, "my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com");
+//! assert_eq!(target.token.port, 5432);
+//! assert_eq!(target.token.region, "us-east-1");
+//! assert_eq!(target.endpoint.kind, EndpointKind::ClusterWriter);
 //! assert_eq!(plan.user, "harness_iam_user");
 //! assert_eq!(plan.tls.mode(), TlsMode::Require);
 //!
 //! // Overrides, as the token example's --user and --region.
 //! let plan = ConnectPlan::resolve(&url, &PlanOverrides::new().user("deployer").region("us-west-2"))?;
-//! assert_eq!((plan.user.as_str(), plan.region.as_str()), ("deployer", "us-west-2"));
+//! assert_eq!((plan.user.as_str(), plan.first().token.region.as_str()), ("deployer", "us-west-2"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -39,15 +58,17 @@
 //! | module | what it does |
 //! |---|---|
 //! | [`jdbc`] | parses `jdbc:aws-wrapper:` URLs and the plain `jdbc:postgresql:`, `jdbc:mysql:`, `jdbc:mariadb:` ones |
-//! | [`endpoint`] | classifies RDS host names (instance, cluster, proxy, ...) and finds the region |
+//! | [`endpoint`] | classifies RDS host names (instance, cluster, proxy, ...) and finds the region and partition |
 //! | [`tls_mode`] | the effective TLS mode, following libpq, pgjdbc and MySQL Connector/J |
-//! | [`plan`] | what an IAM token would be signed for: host, port, region, user |
+//! | [`plan`] | what is dialled, signed and verified for each host: the one resolver |
+//! | [`token`] | the signer: `rds-db:connect` and Aurora DSQL tokens, byte for byte the SDKs' |
+//! | [`credentials`] | AWS credentials from the standard chain, cached |
 //! | [`provider`] | the token cache every connection asks: reuse, refresh ahead, single flight |
 //! | [`secret`] | secrets with redacted `Debug` and no `Display` |
 //! | [`clock`] | time as an input, for signing and caching |
 //!
-//! All of these but [`provider`] (which loads AWS credentials) are pure: no I/O, no environment
-//! reads.
+//! [`jdbc`], [`endpoint`], [`tls_mode`], [`plan`] and [`token`] are pure: no I/O, no
+//! environment reads.
 //!
 //! Connecting (features `postgres` / `mysql`):
 //!
@@ -56,17 +77,15 @@
 //! | `postgres` | `PgConnector`: IAM login with tokio-postgres, TLS always on |
 //! | `mysql` | `MySqlConnector`: IAM login with mysql_async (MySQL, MariaDB), TLS always on |
 //! | `tls` | trusted CAs (URL file, PEM, build-task mount, system store), whole-bundle loading |
-//! | `connect` | what both connectors share: targets, the retry on a rejected cached token, `ConnectError` |
+//! | `connect` | what both connectors share: the retry on a rejected cached token, `ConnectError` |
 //!
 //! # Cargo features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls) |
-//! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls) |
+//! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls), `connect_postgres` |
+//! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls), `connect_mysql` |
 //! | `emulator` | no | a local IAM-enabled RDS endpoint emulator for tests |
-//!
-//! The URL parser, the endpoint classifier, the TLS mode and the plan need no feature.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -80,6 +99,7 @@ pub mod endpoint;
 pub mod jdbc;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+mod one_call;
 pub mod plan;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -89,3 +109,14 @@ pub mod secret;
 pub mod tls;
 pub mod tls_mode;
 pub mod token;
+
+#[cfg(feature = "mysql")]
+pub use one_call::connect_mysql;
+#[cfg(feature = "postgres")]
+pub use one_call::connect_postgres;
+pub use one_call::{Error, mint_token};
+
+/// The README's Rust snippets, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

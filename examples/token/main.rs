@@ -28,9 +28,9 @@ use std::time::Duration;
 
 use rds_iam::clock::{Clock, SystemClock};
 use rds_iam::credentials::CredentialsConfig;
-use rds_iam::endpoint::{self, EndpointKind};
-use rds_iam::jdbc::JdbcUrl;
-use rds_iam::plan::{ConnectPlan, PlanError, PlanOverrides};
+use rds_iam::endpoint::EndpointKind;
+use rds_iam::jdbc::{HostPort, JdbcUrl};
+use rds_iam::plan::{self, ConnectPlan, PlanError, PlanOverrides};
 use rds_iam::token::{
     AuthToken, DsqlAction, DsqlTokenParams, RdsTokenParams, sign_dsql_token, sign_rds_token,
 };
@@ -166,89 +166,73 @@ impl Target {
     }
 }
 
-/// The signing target from the URL and flags.
+/// The signing target from the URL and flags, resolved by the library (`rds_iam::plan`).
 fn target(args: &Args) -> Result<Target, Failure> {
-    match args.engine {
-        EngineArg::Dsql => dsql_target(args),
-        EngineArg::Rds => match &args.url {
-            Some(url) => {
-                let url = parse_url(url)?;
-                require_iam(&url)?;
-                let plan = plan(&url, args)?;
-                Ok(Target::Rds {
-                    params: RdsTokenParams::new(
-                        plan.signing_host,
-                        plan.signing_port,
-                        plan.user,
-                        plan.region,
-                    ),
-                    kind: plan.endpoint.kind,
-                })
-            }
-            None => rds_target_from_flags(args),
-        },
+    if args.engine == EngineArg::Dsql {
+        return dsql_target(args);
     }
+    let target = match &args.url {
+        Some(url) => {
+            let url = parse_url(url)?;
+            plan::require_iam(&url).map_err(|e| plan_failure(&e))?;
+            plan(&url, args)?.targets.swap_remove(0)
+        }
+        None => {
+            let (Some(host), Some(port), Some(_)) = (&args.host, args.port, &args.user) else {
+                return Err(Failure::Usage(missing_flags(args)));
+            };
+            let dial = HostPort {
+                host: host.clone(),
+                port,
+            };
+            plan::targets(&[dial], &overrides(args))
+                .map_err(|e| plan_failure(&e))?
+                .swap_remove(0)
+        }
+    };
+    Ok(Target::Rds {
+        kind: target.endpoint.kind,
+        params: target.token,
+    })
 }
 
 fn parse_url(url: &str) -> Result<JdbcUrl, Failure> {
     JdbcUrl::parse(url).map_err(|e| Failure::error(&e))
 }
 
-/// Minting needs a URL that enables IAM authentication, as the AWS JDBC wrapper does.
-fn require_iam(url: &JdbcUrl) -> Result<(), Failure> {
-    if url.is_iam() {
-        return Ok(());
-    }
-    let fix = if url.is_aws_wrapper() {
-        "add wrapperPlugins=iam to its query"
-    } else {
-        "write it as jdbc:aws-wrapper:ENGINE://... (not jdbc:ENGINE://...) with wrapperPlugins=iam"
-    };
-    Err(Failure::Error(format!(
-        "the JDBC URL does not enable IAM authentication, so it gets no IAM token: {fix}, \
-         e.g. jdbc:aws-wrapper:postgresql://HOST:5432/DB?wrapperPlugins=iam&user=USER"
-    )))
-}
-
-/// The URL's plan with the flags applied: `--user` and `--region` through the plan's
-/// overrides, `--host` and `--port` replacing the signing host and port. A `--host` that
-/// names an RDS endpoint also gives the region, unless `--region` or `iamRegion` does.
-fn plan(url: &JdbcUrl, args: &Args) -> Result<ConnectPlan, Failure> {
+/// The flags as plan overrides: `--user`, `--region`, and `--host`/`--port` as the signing host
+/// and port (the region then comes from `--host`'s name unless `--region` or `iamRegion` gives
+/// one).
+fn overrides(args: &Args) -> PlanOverrides {
     let mut overrides = PlanOverrides::new();
-    if let Some(user) = &args.user {
-        overrides = overrides.user(user);
-    }
-    let host_region = args
-        .host
-        .as_deref()
-        .filter(|_| url.iam_region().is_none())
-        .and_then(|host| endpoint::classify(host).region);
-    if let Some(region) = args.region.clone().or(host_region) {
-        overrides = overrides.region(region);
-    }
-    let mut plan = ConnectPlan::resolve(url, &overrides).map_err(|e| {
-        // The library names the URL parameter; this command's flag does the same.
-        let flag = match e {
-            PlanError::MissingUser => "; or pass --user USER",
-            PlanError::UnknownRegion { .. } | PlanError::GlobalEndpointNeedsRegion { .. } => {
-                "; or pass --region REGION"
-            }
-            _ => "",
-        };
-        Failure::Error(format!("{}{flag}", output::error_line(&e)))
-    })?;
-    if let Some(host) = &args.host {
-        plan.endpoint = endpoint::classify(host);
-        plan.signing_host.clone_from(host);
-    }
-    if let Some(port) = args.port {
-        plan.signing_port = port;
-    }
-    Ok(plan)
+    overrides.user.clone_from(&args.user);
+    overrides.region.clone_from(&args.region);
+    overrides.iam_host.clone_from(&args.host);
+    overrides.iam_port = args.port;
+    overrides
 }
 
-/// `--host`, `--port`, `--user` and the region, without a URL.
-fn rds_target_from_flags(args: &Args) -> Result<Target, Failure> {
+/// The URL's plan with the flags applied.
+fn plan(url: &JdbcUrl, args: &Args) -> Result<ConnectPlan, Failure> {
+    ConnectPlan::resolve(url, &overrides(args)).map_err(|e| plan_failure(&e))
+}
+
+/// A plan error on one line, with this command's flag where the library names a URL parameter
+/// or a method.
+fn plan_failure(e: &PlanError) -> Failure {
+    let flag = match e {
+        PlanError::MissingUser => "; or pass --user USER",
+        PlanError::UnknownRegion { .. } | PlanError::GlobalEndpointNeedsRegion { .. } => {
+            "; or pass --region REGION"
+        }
+        PlanError::InvalidRegion => " (--region)",
+        _ => "",
+    };
+    Failure::Error(format!("{}{flag}", output::error_line(e)))
+}
+
+/// What is missing to sign without a URL: `--host`, `--port` and `--user`, as for the AWS CLI.
+fn missing_flags(args: &Args) -> String {
     let missing: Vec<&str> = [
         ("--host HOST", args.host.is_none()),
         ("--port PORT", args.port.is_none()),
@@ -257,21 +241,10 @@ fn rds_target_from_flags(args: &Args) -> Result<Target, Failure> {
     .into_iter()
     .filter_map(|(flag, missing)| missing.then_some(flag))
     .collect();
-    if !missing.is_empty() {
-        return Err(Failure::Usage(format!(
-            "nothing to sign for: give a JDBC URL, or {} (see --help)",
-            missing.join(", ")
-        )));
-    }
-    let (Some(host), Some(port), Some(user)) = (&args.host, args.port, &args.user) else {
-        unreachable!("checked above");
-    };
-    let endpoint = endpoint::classify(host);
-    let region = region(args, endpoint.region, host)?;
-    Ok(Target::Rds {
-        params: RdsTokenParams::new(host, port, user, region),
-        kind: endpoint.kind,
-    })
+    format!(
+        "nothing to sign for: give a JDBC URL, or {} (see --help)",
+        missing.join(", ")
+    )
 }
 
 /// `--engine dsql`: `--host`, the region, `--action`, `--expires-in`.

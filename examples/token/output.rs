@@ -117,30 +117,32 @@ struct HostJson<'a> {
 }
 
 pub fn plan_json(plan: &ConnectPlan) -> String {
+    let first = plan.first();
     let json = PlanJson {
         engine: plan.engine.as_str(),
         iam: plan.iam,
         hosts: plan
-            .hosts
+            .targets
             .iter()
-            .map(|h| HostJson {
-                host: &h.host,
-                port: h.port,
+            .map(|t| HostJson {
+                host: &t.dial.host,
+                port: t.dial.port,
             })
             .collect(),
         database: plan.database.as_deref(),
         user: &plan.user,
-        signing_host: &plan.signing_host,
-        signing_port: plan.signing_port,
-        region: &plan.region,
-        endpoint_kind: plan.endpoint.kind.as_str(),
+        signing_host: &first.token.host,
+        signing_port: first.token.port,
+        region: &first.token.region,
+        endpoint_kind: first.endpoint.kind.as_str(),
         tls: plan.tls.mode().as_str(),
     };
     serde_json::to_string_pretty(&json).unwrap_or_default()
 }
 
 pub fn plan_lines(plan: &ConnectPlan) -> String {
-    let hosts: Vec<String> = plan.hosts.iter().map(ToString::to_string).collect();
+    let first = plan.first();
+    let hosts: Vec<String> = plan.targets.iter().map(|t| t.dial.to_string()).collect();
     let rows = [
         ("engine", plan.engine.as_str().to_owned()),
         ("iam", plan.iam.to_string()),
@@ -150,10 +152,10 @@ pub fn plan_lines(plan: &ConnectPlan) -> String {
             plan.database.clone().unwrap_or_else(|| "(none)".into()),
         ),
         ("user", plan.user.clone()),
-        ("signing host", plan.signing_host.clone()),
-        ("signing port", plan.signing_port.to_string()),
-        ("region", plan.region.clone()),
-        ("endpoint kind", plan.endpoint.kind.as_str().to_owned()),
+        ("signing host", first.token.host.clone()),
+        ("signing port", first.token.port.to_string()),
+        ("region", first.token.region.clone()),
+        ("endpoint kind", first.endpoint.kind.as_str().to_owned()),
         ("tls", plan.tls.mode().as_str().to_owned()),
     ];
     rows.iter()

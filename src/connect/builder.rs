@@ -56,7 +56,7 @@ macro_rules! shared_setters {
         /// `user`). It must match the user in the IAM policy's `rds-db:connect` resource,
         /// case included.
         pub fn user(mut self, user: impl Into<String>) -> Self {
-            self.settings.user = Some(user.into());
+            self.settings.signing.user = Some(user.into());
             self
         }
 
@@ -69,7 +69,7 @@ macro_rules! shared_setters {
         /// The AWS region to sign the token in (instead of `iamRegion` or the region in the
         /// RDS host name).
         pub fn region(mut self, region: impl Into<String>) -> Self {
-            self.settings.region = Some(region.into().to_ascii_lowercase());
+            self.settings.signing.region = Some(region.into());
             self
         }
 
@@ -77,14 +77,14 @@ macro_rules! shared_setters {
         /// differs from the host dialled (SSH tunnels, IP addresses): the RDS endpoint name.
         /// As `iamHost` in the URL.
         pub fn iam_host(mut self, host: impl Into<String>) -> Self {
-            self.settings.iam_host = Some(host.into());
+            self.settings.signing.iam_host = Some(host.into());
             self
         }
 
         /// The port the token is signed for, when it differs from the port dialled. As
         /// `iamDefaultPort` in the URL.
         pub fn iam_port(mut self, port: u16) -> Self {
-            self.settings.iam_port = Some(port);
+            self.settings.signing.iam_port = Some(port);
             self
         }
 

@@ -170,7 +170,8 @@ pub enum ConnectError {
     /// The connection failed otherwise: the server answered with another error (a missing
     /// database, too many connections, ...) or the connection broke.
     #[error(
-        "the connection to {server} failed: the cause is the server's or the driver's message          (a missing database, too many connections, a broken connection)"
+        "the connection to {server} failed: the cause is the server's or the driver's message \
+         (a missing database, too many connections, a broken connection)"
     )]
     Server {
         /// The server.

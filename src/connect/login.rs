@@ -12,7 +12,8 @@ use crate::tls::diagnose::{self, HandshakeFailure};
 use crate::tls::probe::{self, Protocol};
 use crate::token::AuthToken;
 
-use super::{BoxError, ConnectError, Target};
+use super::{BoxError, ConnectError};
+use crate::plan::Target;
 
 /// How long the certificate probe behind a host-name-mismatch message may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -143,7 +144,7 @@ pub(crate) async fn tls_failure(
         },
         HandshakeFailure::HostNameMismatch => ConnectError::HostNameMismatch {
             server,
-            expected: target.tls_name.clone(),
+            expected: target.tls_name().to_owned(),
             presented: presented_names(target, protocol).await,
             source,
         },
@@ -159,7 +160,7 @@ async fn presented_names(target: &Target, protocol: Protocol) -> Vec<String> {
     let Some(addr) = addr else {
         return Vec::new();
     };
-    match probe::server_certificate(addr, &target.tls_name, protocol, PROBE_TIMEOUT).await {
+    match probe::server_certificate(addr, target.tls_name(), protocol, PROBE_TIMEOUT).await {
         Ok(der) => diagnose::certificate_dns_names(&der),
         Err(e) => {
             tracing::debug!(target: "rds_iam::connect", server = %target, error = %e, "could not read the server certificate's names");

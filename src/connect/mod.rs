@@ -1,13 +1,14 @@
-//! What the PostgreSQL and MySQL connectors share: the hosts to try and what each is verified
-//! and signed as ([`Target`]), the login with one retry on a rejected cached token, and
+//! What the PostgreSQL and MySQL connectors share: their settings (whose targets come from
+//! [`plan::targets`](crate::plan::targets)), the login with one retry on a rejected cached token, and
 //! [`ConnectError`], whose messages say which TLS check failed or list the likely causes of a
 //! rejected IAM login.
 //!
 //! # The login, for every host in order
 //!
-//! 1. Get a token for the host's [`Target::token`] from the
+//! 1. Get a token for the host's [`Target::token`](crate::plan::Target::token) from the
 //!    [`TokenProvider`](crate::provider::TokenProvider).
-//! 2. Connect with TLS; the certificate is checked against [`Target::tls_name`] as the TLS mode
+//! 2. Connect with TLS; the certificate is checked against
+//!    [`Target::tls_name`](crate::plan::Target::tls_name) as the TLS mode
 //!    says; only then is the token sent (as the password).
 //! 3. If the server rejects the login (PostgreSQL SQLSTATE 28P01 or 28000, MySQL error 1045 or
 //!    SQLSTATE 28000) and the token came from the cache, invalidate it, mint a fresh one and try
@@ -23,4 +24,3 @@ mod settings;
 
 pub use error::{BoxError, ConnectError};
 pub(crate) use settings::Settings;
-pub use settings::Target;

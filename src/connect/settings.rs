@@ -1,15 +1,11 @@
-//! What a connector was configured with, and the targets it derives: for each host, where to
-//! dial, which name the certificate must carry, and what the token is signed for.
+//! What a connector was configured with; its targets come from [`plan::targets`].
 
-use std::fmt;
 use std::time::Duration;
 
-use crate::endpoint::{self, EndpointKind};
 use crate::jdbc::{Engine, HostPort, JdbcUrl};
-use crate::plan::PlanError;
+use crate::plan::{self, PlanOverrides, Target};
 use crate::tls::{CaSource, TrustConfig};
 use crate::tls_mode::{EffectiveTls, TlsMode};
-use crate::token::RdsTokenParams;
 
 use super::ConnectError;
 
@@ -17,11 +13,8 @@ use super::ConnectError;
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) hosts: Vec<HostPort>,
-    pub(crate) iam_host: Option<String>,
-    pub(crate) iam_port: Option<u16>,
-    /// `iamRegion` or the builder's region.
-    pub(crate) region: Option<String>,
-    pub(crate) user: Option<String>,
+    /// User, region, signing host and port: the URL's, replaced by the builder's methods.
+    pub(crate) signing: PlanOverrides,
     pub(crate) database: Option<String>,
     pub(crate) mode: TlsMode,
     pub(crate) trust: TrustConfig,
@@ -37,10 +30,7 @@ impl Settings {
     pub(crate) fn new(host: String, port: u16) -> Self {
         Self {
             hosts: vec![HostPort { host, port }],
-            iam_host: None,
-            iam_port: None,
-            region: None,
-            user: None,
+            signing: PlanOverrides::new(),
             database: None,
             mode: TlsMode::VerifyFull,
             trust: TrustConfig::new(),
@@ -83,10 +73,7 @@ impl Settings {
         }
         Ok(Self {
             hosts: url.hosts().to_vec(),
-            iam_host: url.iam_host().map(str::to_owned),
-            iam_port: url.iam_default_port(),
-            region: url.iam_region().map(str::to_ascii_lowercase),
-            user: url.user().map(str::to_owned),
+            signing: PlanOverrides::from_url(url),
             database: url.database().map(str::to_owned),
             mode: tls.mode(),
             trust,
@@ -96,68 +83,9 @@ impl Settings {
         })
     }
 
-    /// One target per host, in order.
+    /// One target per host, in order ([`plan::targets`]).
     pub(crate) fn targets(&self) -> Result<Vec<Target>, ConnectError> {
-        let user = self
-            .user
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .ok_or(ConnectError::Plan(PlanError::MissingUser))?;
-        if self.hosts.is_empty() {
-            return Err(ConnectError::Plan(PlanError::MissingHost));
-        }
-        self.hosts
-            .iter()
-            .map(|dial| {
-                let signing_host = self.iam_host.clone().unwrap_or_else(|| dial.host.clone());
-                let signing_port = self.iam_port.unwrap_or(dial.port);
-                let classified = endpoint::classify(&signing_host);
-                let region = match (&self.region, classified.region) {
-                    (Some(region), _) => region.clone(),
-                    (None, Some(region)) => region,
-                    (None, None) if classified.kind == EndpointKind::GlobalWriter => {
-                        return Err(ConnectError::Plan(PlanError::GlobalEndpointNeedsRegion {
-                            host: signing_host,
-                        }));
-                    }
-                    (None, None) => {
-                        return Err(ConnectError::Plan(PlanError::UnknownRegion {
-                            host: signing_host,
-                        }));
-                    }
-                };
-                Ok(Target {
-                    dial: dial.clone(),
-                    tls_name: signing_host.clone(),
-                    token: RdsTokenParams::new(signing_host, signing_port, user, region),
-                })
-            })
-            .collect()
-    }
-}
-
-/// One host to try: where to dial, the name its certificate is checked against, and what its
-/// token is signed for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The address dialled (the URL's host and port).
-    pub dial: HostPort,
-    /// The name the server certificate must carry (and the TLS SNI): `iamHost` when given,
-    /// else the dialled host.
-    pub tls_name: String,
-    /// What the token is signed for: `iamHost`/`iamDefaultPort` when given, else the dialled
-    /// host and port; the user; the region.
-    pub token: RdsTokenParams,
-}
-
-impl fmt::Display for Target {
-    /// `host:port`, with `(as NAME)` when the certificate and token name another host.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.dial)?;
-        if self.tls_name != self.dial.host {
-            write!(f, " (as {})", self.tls_name)?;
-        }
-        Ok(())
+        Ok(plan::targets(&self.hosts, &self.signing)?)
     }
 }
 
@@ -175,30 +103,6 @@ mod tests {
     }
 
     #[test]
-    fn each_host_signs_its_own_token() {
-        let t = targets(
-            "jdbc:aws-wrapper:postgresql://a.abc123.us-east-1.rds.amazonaws.com,\
-             b.abc123.eu-west-1.rds.amazonaws.com:5433/app?wrapperPlugins=iam&user=u",
-        )
-        .unwrap();
-        assert_eq!(t.len(), 2);
-        assert_eq!(
-            t[1].token,
-            RdsTokenParams::new(
-                "b.abc123.eu-west-1.rds.amazonaws.com",
-                5433,
-                "u",
-                "eu-west-1"
-            )
-        );
-        assert_eq!(t[0].token.region, "us-east-1");
-        assert_eq!(
-            t[1].to_string(),
-            "b.abc123.eu-west-1.rds.amazonaws.com:5433"
-        );
-    }
-
-    #[test]
     fn iam_host_names_the_certificate_and_the_token() {
         let t = targets(
             "jdbc:aws-wrapper:postgresql://127.0.0.1:15432/app?wrapperPlugins=iam&user=u\
@@ -207,7 +111,7 @@ mod tests {
         .unwrap();
         assert_eq!(t[0].dial.to_string(), "127.0.0.1:15432");
         assert_eq!(
-            t[0].tls_name,
+            t[0].tls_name(),
             "mydb.cluster-abc123.us-east-1.rds.amazonaws.com"
         );
         assert_eq!(t[0].token.port, 5432);
@@ -223,7 +127,10 @@ mod tests {
         assert!(e.to_string().contains("iamRegion"), "{e}");
         let e =
             targets("jdbc:aws-wrapper:postgresql://localhost/app?iamRegion=us-east-1").unwrap_err();
-        assert!(matches!(e, ConnectError::Plan(PlanError::MissingUser)));
+        assert!(matches!(
+            e,
+            ConnectError::Plan(plan::PlanError::MissingUser)
+        ));
         let e = Settings::from_url(
             &JdbcUrl::parse("jdbc:aws-wrapper:mysql://h/app").unwrap(),
             "PgConnector",

@@ -202,12 +202,6 @@ impl JdbcUrl {
         &self.hosts
     }
 
-    /// The first host: the one connected to and signed for unless `iamHost`/`iamDefaultPort`
-    /// say otherwise.
-    pub fn first_host(&self) -> Option<&HostPort> {
-        self.hosts.first()
-    }
-
     /// The database (first path segment, percent-decoded), if any.
     pub fn database(&self) -> Option<&str> {
         self.database.as_deref()

@@ -223,7 +223,7 @@ static KEYS: &[Key] = &[
     Key {
         name: "iamHost",
         family: Family::Any,
-        accepted: "a host name or IP address without port (the RDS endpoint name the token is signed for)",
+        accepted: "a host name or IP address without port, an IPv6 address with or without brackets (the RDS endpoint name the token is signed for)",
         other_engine_fix: "",
         secret: false,
         set: |s, v, _| {
@@ -231,6 +231,13 @@ static KEYS: &[Key] = &[
                 s.iam_host = None;
                 return Ok(());
             }
+            // An IPv6 address may be written in brackets, as in the host list; it is kept
+            // without them, as there.
+            let v = v
+                .strip_prefix('[')
+                .and_then(|a| a.strip_suffix(']'))
+                .filter(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+                .unwrap_or(v);
             if !super::parse::is_valid_host_name(v) && v.parse::<std::net::IpAddr>().is_err() {
                 return Err(());
             }

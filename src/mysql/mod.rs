@@ -64,8 +64,9 @@ use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts};
 
 use crate::connect::builder::{load_bundle, shared_setters, tokens_or_default};
 use crate::connect::login::{self, Outcome};
-use crate::connect::{ConnectError, Settings, Target};
+use crate::connect::{ConnectError, Settings};
 use crate::jdbc::{Engine, JdbcUrl};
+use crate::plan::Target;
 use crate::provider::TokenProvider;
 use crate::tls::CaBundle;
 use crate::tls::probe::Protocol;
@@ -154,18 +155,19 @@ impl MySqlConnector {
         .await
     }
 
-    /// For callers who build their own pool or connection: the options of the first host with
-    /// a valid token as the password. TLS, the cleartext plugin and `prefer_socket(false)` are
-    /// set as for [`MySqlConnector::connect`].
+    /// For callers who open a connection of their own: the options of the first host with a
+    /// valid token as the password, and the instant the token stops being valid. TLS, the
+    /// cleartext plugin and `prefer_socket(false)` are set as for [`MySqlConnector::connect`].
     ///
-    /// The token is valid for 15 minutes, and a [`mysql_async::Pool`] reuses its options for
-    /// every connection it opens: give a pool options whose token outlives the pool's
-    /// connections' opening, or ask again. Never log these options: their `Debug` prints the
-    /// password.
-    pub async fn opts(&self) -> Result<Opts, ConnectError> {
+    /// **The token in the options is frozen**: it is refused from the returned instant on (at
+    /// most 15 minutes after signing), and a [`mysql_async::Pool`] reuses its options for every
+    /// connection it opens, so a pool built from them fails every new connection after that.
+    /// Ask again for every new connection, or use [`MySqlConnector::connect`]. Never log these
+    /// options: their `Debug` prints the password.
+    pub async fn opts(&self) -> Result<(Opts, std::time::SystemTime), ConnectError> {
         let target = &self.inner.targets[0];
         let token = login::token_for(&self.inner.tokens, target).await?;
-        Ok(self.inner.with_token(0, &token))
+        Ok((self.inner.with_token(0, &token), token.valid_until()))
     }
 
     /// The token provider.
@@ -321,7 +323,7 @@ pub(crate) fn ssl_opts(mode: TlsMode, bundle: &CaBundle, tls_name: Option<&str>)
 
 /// Everything but the password, for one target.
 fn base_opts(target: &Target, settings: &Settings, bundle: &CaBundle) -> Opts {
-    let tls_name = (target.tls_name != target.dial.host).then_some(target.tls_name.as_str());
+    let tls_name = target.verifies_another_name().then_some(target.tls_name());
     OptsBuilder::default()
         .ip_or_hostname(target.dial.host.clone())
         .tcp_port(target.dial.port)

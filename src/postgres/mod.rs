@@ -72,8 +72,9 @@ use tokio_postgres::{Client, Config, Socket};
 
 use crate::connect::builder::{shared_setters, tls_setup, tokens_or_default};
 use crate::connect::login::{self, Outcome};
-use crate::connect::{ConnectError, Settings, Target};
+use crate::connect::{ConnectError, Settings};
 use crate::jdbc::{Engine, JdbcUrl};
+use crate::plan::Target;
 use crate::provider::TokenProvider;
 use crate::tls::probe::Protocol;
 use crate::tls_mode::TlsMode;
@@ -167,21 +168,26 @@ impl PgConnector {
         .await
     }
 
-    /// For callers who drive tokio-postgres themselves (a pool, `connect_raw`): the config of
-    /// the first host with a valid token as its password, and the TLS connector to pass to
-    /// [`Config::connect`]. The config sets `SslMode::Require` and, for `iamHost`, the host
-    /// name to verify plus the address to dial.
+    /// For callers who drive tokio-postgres themselves (`connect_raw`, one connection of
+    /// their own): the config of the first host with a valid token as its password, the TLS
+    /// connector to pass to [`Config::connect`], and the instant the token stops being valid.
+    /// The config sets `SslMode::Require` and, when the certificate is checked for another name
+    /// than the one dialled (`iamHost`), that name plus the address to dial.
     ///
-    /// The token is valid for 15 minutes: ask again for every new connection (a cached token
-    /// is cheap). A login rejected here is not retried: call
+    /// **The token in the config is frozen**: it is refused from the returned instant on (at
+    /// most 15 minutes after signing), so a pool built from this config fails every new
+    /// connection it opens after that. Ask again for every new connection (a cached token is
+    /// cheap), or use [`PgConnector::connect`]. A login rejected here is not retried: call
     /// [`TokenProvider::invalidate`] (through [`PgConnector::token_provider`]) and ask again.
     /// Never log the config: although its `Debug` hides the password, its `get_password`
     /// returns the token.
-    pub async fn config(&self) -> Result<(Config, MakeTlsConnector), ConnectError> {
+    pub async fn config(
+        &self,
+    ) -> Result<(Config, MakeTlsConnector, std::time::SystemTime), ConnectError> {
         let target = &self.inner.targets[0];
         let token = login::token_for(&self.inner.tokens, target).await?;
         let config = self.inner.config_for(target, &token).await?;
-        Ok((config, self.inner.tls.clone()))
+        Ok((config, self.inner.tls.clone(), token.valid_until()))
     }
 
     /// The TLS connector (built once; clones share it).
@@ -221,13 +227,13 @@ impl Inner {
     async fn config_for(&self, target: &Target, token: &AuthToken) -> Result<Config, ConnectError> {
         let mut config = self.base.clone();
         config.password(token.expose()).port(target.dial.port);
-        if target.tls_name == target.dial.host {
-            config.host(&target.dial.host);
-        } else {
-            // Dial the URL's host, verify (and SNI) the iamHost name.
+        if target.verifies_another_name() {
+            // Dial the URL's host, verify (and SNI) the signing name.
             for ip in resolve(target).await? {
-                config.host(&target.tls_name).hostaddr(ip);
+                config.host(target.tls_name()).hostaddr(ip);
             }
+        } else {
+            config.host(&target.dial.host);
         }
         Ok(config)
     }

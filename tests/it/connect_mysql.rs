@@ -399,7 +399,7 @@ async fn through_the_emulator_connect_query_and_transactions() {
     let connector = e.connector(user, database, provider(&e.clock).await).await;
     let target = &connector.targets()[0];
     assert_eq!(
-        (target.tls_name.as_str(), target.dial.host.as_str()),
+        (target.tls_name(), target.dial.host.as_str()),
         (ENDPOINT_HOST, "127.0.0.1")
     );
 
@@ -445,14 +445,28 @@ async fn opts_hand_out_options_with_the_token() {
     let (user, database) = ("conn_my_emu_opts", "conn_my_emu_opts_db");
     backend_user(user, database).await;
     let connector = e.connector(user, database, provider(&e.clock).await).await;
-    let opts = connector.opts().await.unwrap();
+    let (opts, valid_until) = connector.opts().await.unwrap();
     assert!(opts.enable_cleartext_plugin() && opts.ssl_opts().is_some());
     assert!(!opts.prefer_socket());
-    let pool = mysql_async::Pool::new(opts);
+    assert_eq!(
+        valid_until,
+        rds_iam::clock::Clock::now(&e.clock) + Duration::from_secs(900)
+    );
+    let pool = mysql_async::Pool::new(opts.clone());
     let mut conn = pool.get_conn().await.unwrap();
     assert_eq!(current_user(&mut conn).await, format!("{user}@%"));
     drop(conn);
     pool.disconnect().await.unwrap();
+    // The token in the options is frozen: past its end, the same options are refused.
+    e.clock.set(valid_until + Duration::from_secs(1));
+    // (`Conn`'s `Debug` shows the password: no `unwrap_err` here.)
+    let Err(err) = mysql_async::Conn::new(opts).await else {
+        panic!("a frozen token past its end logged in")
+    };
+    assert!(
+        matches!(&err, mysql_async::Error::Server(s) if s.code == 1045),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -488,6 +488,31 @@ impl Emulated {
 }
 
 #[tokio::test]
+async fn an_iam_host_with_a_trailing_root_dot_signs_and_verifies_the_name_without_it() {
+    let e = emulator().await;
+    let user = "conn_emu_root_dot_user";
+    postgres::shared()
+        .create_role(user, RoleAuth::Default)
+        .await;
+    let url = e.url(user).to_url_exposing_secrets().replace(
+        &format!("iamHost={ENDPOINT_HOST}&"),
+        &format!("iamHost={ENDPOINT_HOST}.&"),
+    );
+    let connector = PgConnector::from_url(&JdbcUrl::parse(&url).unwrap())
+        .unwrap()
+        .system_roots(false)
+        .token_provider(provider(&e.clock).await)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(connector.targets()[0].tls_name(), ENDPOINT_HOST);
+    let (client, connection) = connector.connect().await.unwrap();
+    tokio::spawn(connection);
+    assert_eq!(current_user(&client).await, user);
+    assert_eq!(e.outcomes(), [LoginOutcome::Accepted]);
+}
+
+#[tokio::test]
 async fn through_the_emulator_connect_query_and_transactions() {
     let e = emulator().await;
     let user = "conn_emu_user";
@@ -496,7 +521,7 @@ async fn through_the_emulator_connect_query_and_transactions() {
         .await;
     let connector = e.connector(user, provider(&e.clock).await).await;
     let target = &connector.targets()[0];
-    assert_eq!(target.tls_name, ENDPOINT_HOST);
+    assert_eq!(target.tls_name(), ENDPOINT_HOST);
     assert_eq!(target.dial.host, "127.0.0.1");
     assert_eq!(
         (target.token.host.as_str(), target.token.port),
@@ -550,16 +575,30 @@ async fn config_hands_out_a_tokio_postgres_config_with_the_token() {
         .create_role(user, RoleAuth::Default)
         .await;
     let connector = e.connector(user, provider(&e.clock).await).await;
-    let (config, tls) = connector.config().await.unwrap();
+    let (config, tls, valid_until) = connector.config().await.unwrap();
     assert_eq!(config.get_user(), Some(user));
     assert_eq!(
         config.get_ssl_mode(),
         tokio_postgres::config::SslMode::Require
     );
     assert!(!format!("{config:?}").contains("X-Amz-Signature"));
-    let (client, connection) = config.connect(tls).await.unwrap();
+    assert_eq!(
+        valid_until,
+        rds_iam::clock::Clock::now(&e.clock) + Duration::from_secs(900)
+    );
+    let (client, connection) = config.connect(tls.clone()).await.unwrap();
     tokio::spawn(connection);
     assert_eq!(current_user(&client).await, user);
+    // The token in the config is frozen: past its end, the same config is refused.
+    e.clock.set(valid_until + Duration::from_secs(1));
+    let Err(err) = config.connect(tls).await else {
+        panic!("a frozen token past its end logged in")
+    };
+    assert_eq!(
+        err.as_db_error().map(|db| db.code().clone()),
+        Some(tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -41,14 +41,15 @@ fn an_ipv6_host_from_the_url_or_iam_host_signs_a_token_the_verifier_accepts() {
          &iamRegion=us-east-1",
         "jdbc:aws-wrapper:postgresql://127.0.0.1:15432/postgres?wrapperPlugins=iam&user=app\
          &iamRegion=us-east-1&iamHost=::1&iamDefaultPort=5432",
+        "jdbc:aws-wrapper:postgresql://127.0.0.1:15432/postgres?wrapperPlugins=iam&user=app\
+         &iamRegion=us-east-1&iamHost=[::1]&iamDefaultPort=5432",
     ] {
         let plan =
             ConnectPlan::resolve(&JdbcUrl::parse(url).unwrap(), &PlanOverrides::new()).unwrap();
-        assert_eq!(plan.signing_host, "::1", "{url}");
-        assert_eq!(plan.endpoint.kind, EndpointKind::Ip);
-        let params =
-            RdsTokenParams::new(plan.signing_host, plan.signing_port, plan.user, plan.region);
-        let token = sign_rds_token(&params, &credentials(), t0()).unwrap();
+        let target = plan.first();
+        assert_eq!(target.token.host, "::1", "{url}");
+        assert_eq!(target.endpoint.kind, EndpointKind::Ip);
+        let token = sign_rds_token(&target.token, &credentials(), t0()).unwrap();
         assert_eq!(token.endpoint(), "[::1]:5432");
         let verified = verifier("::1", 5432).verify(token.expose(), "app").unwrap();
         assert_eq!(verified.user, "app");

@@ -147,10 +147,10 @@ fn plan_error_kind(e: &PlanError) -> &'static str {
     match e {
         PlanError::Tls(_) => "tls",
         PlanError::MissingUser => "missing-user",
-        PlanError::MissingHost => "missing-host",
+        PlanError::NotIam { .. } => "not-iam",
         PlanError::UnknownRegion { .. } => "unknown-region",
         PlanError::GlobalEndpointNeedsRegion { .. } => "global-needs-region",
-        PlanError::InvalidRegionOverride => "invalid-region-override",
+        PlanError::InvalidRegion => "invalid-region",
         _ => "unlisted",
     }
 }
@@ -256,10 +256,10 @@ fn check_valid(url: &JdbcUrl, e: &Expect) -> Vec<String> {
     let plan = ConnectPlan::resolve(url, &PlanOverrides::new());
     if let Some(want) = &e.plan {
         let got = plan.as_ref().map(|p| Plan {
-            signing_host: p.signing_host.clone(),
-            signing_port: p.signing_port,
-            region: p.region.clone(),
-            endpoint_kind: p.endpoint.kind.as_str().to_owned(),
+            signing_host: p.first().token.host.clone(),
+            signing_port: p.first().token.port,
+            region: p.first().token.region.clone(),
+            endpoint_kind: p.first().endpoint.kind.as_str().to_owned(),
         });
         eq(
             "plan",
