@@ -19,6 +19,7 @@ mod config;
 mod diagnostics;
 mod error;
 
+pub(crate) use cache::ErrorChain;
 pub use cache::{
     CredentialsIdentity, CredentialsProvider, CredentialsStats, REFRESH_RETRY_INTERVAL,
 };
