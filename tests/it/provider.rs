@@ -605,11 +605,17 @@ async fn a_token_dropped_or_replaced_on_one_thread_is_not_handed_out_on_another(
     );
 }
 
-/// Tasks alive on this runtime, once the count has come down to `expected`.
+/// Tasks alive on this runtime.
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Wait until the tasks alive on this runtime are down to `expected`.
 async fn tasks_down_to(expected: usize) {
-    let metrics = tokio::runtime::Handle::current().metrics();
     tokio::time::timeout(Duration::from_secs(60), async {
-        while metrics.num_alive_tasks() > expected {
+        while alive_tasks() > expected {
             tokio::task::yield_now().await;
         }
     })
@@ -621,9 +627,7 @@ async fn tasks_down_to(expected: usize) {
 async fn no_token_outlives_its_provider() {
     let clock = ManualClock::new(at(0));
     let provider = builder(static_credentials(&clock, None).await, &clock).build();
-    let tasks_before = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
+    let tasks_before = alive_tasks();
     provider
         .start_background_refresh(Duration::from_secs(60))
         .unwrap();
@@ -1087,18 +1091,11 @@ async fn background_refresher_keeps_hot_keys_fresh_and_stops_with_the_provider()
     let provider = builder(static_credentials(&clock, None).await, &clock)
         .max_idle(HOUR)
         .build();
-    let tasks_before = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
+    let tasks_before = alive_tasks();
     provider
         .start_background_refresh(Duration::from_secs(60))
         .unwrap();
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        tasks_before + 1
-    );
+    assert_eq!(alive_tasks(), tasks_before + 1);
 
     provider.token(&params()).await.unwrap();
     // Past the refresh point: the refresher (not a caller) signs anew.
@@ -1127,20 +1124,10 @@ async fn background_refresher_keeps_hot_keys_fresh_and_stops_with_the_provider()
     let clone = provider.clone();
     drop(provider);
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        tasks_before + 1
-    );
+    assert_eq!(alive_tasks(), tasks_before + 1);
     drop(clone);
     tokio::task::yield_now().await;
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        tasks_before
-    );
+    assert_eq!(alive_tasks(), tasks_before);
 }
 
 #[test]
