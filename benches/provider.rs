@@ -12,8 +12,10 @@
 //! table, two keys) tells the key's share of it from the table's.
 //!
 //! `floor/*` measures parts a hit is made of: reading the system clock, an
-//! uncontended read lock, and an `Arc` clone and drop (the token handed out).
+//! uncontended read lock, hashing the key (the caller's parameters) with the
+//! table's hasher, and an `Arc` clone and drop (the token handed out).
 
+use std::hash::BuildHasher as _;
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime};
@@ -122,6 +124,10 @@ fn bench_provider(c: &mut Criterion) {
     let lock = std::sync::RwLock::new(0u64);
     group.bench_function("rwlock_read", |b| {
         b.iter(|| black_box(*black_box(&lock).read().unwrap()))
+    });
+    let (hasher, key) = (foldhash::fast::RandomState::default(), params(0));
+    group.bench_function("hash_params", |b| {
+        b.iter(|| black_box(black_box(&hasher).hash_one(black_box(&key))))
     });
     let shared = Arc::new(0u64);
     group.bench_function("arc_clone_drop", |b| {
