@@ -53,8 +53,7 @@ impl Inner {
             runtime.spawn(async move { inner.refresh(&params, turn).await });
         }
         bump(&self.counters.hits);
-        let token = Arc::clone(&minted.token);
-        Some(ProvidedToken::new(token, minted.window.reuse_until, true))
+        Some(minted.clone().handed_out(true))
     }
 
     /// No token to hand out from the cache: sign one, once for all callers
@@ -78,16 +77,13 @@ impl Inner {
         if let Some(minted) = current.filter(|m| m.usable(now)) {
             // Signed while we waited (coalesced), or just before we looked.
             let from_cache = turn.shared().is_none();
+            let counters = &self.counters;
             bump(if from_cache {
-                &self.counters.hits
+                &counters.hits
             } else {
-                &self.counters.coalesced
+                &counters.coalesced
             });
-            return Ok(ProvidedToken::new(
-                minted.token,
-                minted.window.reuse_until,
-                from_cache,
-            ));
+            return Ok(minted.handed_out(from_cache));
         }
         if let Some(Err(err)) = turn.shared() {
             return Err(err.clone()); // the signing we waited for failed
@@ -104,7 +100,7 @@ impl Inner {
             });
         }
         turn.finish(outcome.as_ref().map(drop).map_err(Clone::clone));
-        outcome.map(|m| ProvidedToken::new(m.token, m.window.reuse_until, false))
+        outcome.map(|minted| minted.handed_out(false))
     }
 
     /// Refresh the token of `params` in `turn`: sign a new one and install it

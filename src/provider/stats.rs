@@ -2,14 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A snapshot of a [`TokenProvider`](super::TokenProvider)'s counters.
-///
-/// ```
-/// use rds_iam::provider::ProviderStats;
-///
-/// let stats = ProviderStats::default();
-/// assert_eq!(stats.minted + stats.hits, 0);
-/// ```
+/// A snapshot of a [`TokenProvider`](super::TokenProvider)'s counters (the
+/// [module docs](super) read some).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProviderStats {

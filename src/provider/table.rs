@@ -13,6 +13,7 @@ use aws_credential_types::Credentials;
 use super::Inner;
 use super::error::ProviderError;
 use super::lifetime::Window;
+use super::provided::ProvidedToken;
 use crate::single_flight::SingleFlight;
 use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams, TokenError};
 use crate::token::{sign_dsql_token, sign_rds_token};
@@ -78,6 +79,10 @@ impl Minted {
 
     pub(super) fn refresh_due(&self, now: SystemTime) -> bool {
         self.window.refresh_at.is_some_and(|at| now >= at)
+    }
+
+    pub(super) fn handed_out(self, from_cache: bool) -> ProvidedToken {
+        ProvidedToken::new(self.token, self.window.reuse_until, from_cache)
     }
 }
 
