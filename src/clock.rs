@@ -3,11 +3,6 @@
 //! Signing and caching never read the wall clock themselves: they ask a [`Clock`].
 //! Production code uses [`SystemClock`]; tests (ours and yours) drive a
 //! [`ManualClock`] through hours of token lifetimes without sleeping.
-//!
-//! A clock has two readings: [`Clock::now`], exact, for what is signed and
-//! logged, and [`Clock::recent`], which may be the kernel's last tick, for
-//! the token cache's checks of lifetimes that keep seconds of margin (reading
-//! the exact time costs more than the rest of a cache hit together).
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,93 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current instant.
     fn now(&self) -> SystemTime;
-
-    /// The current instant, read cheaply: it may be off by a few
-    /// milliseconds (a clock tick), and should rather be ahead of the exact
-    /// time than behind it. The token cache compares it with token
-    /// lifetimes, which keep a margin of seconds, on every cache hit.
-    ///
-    /// The default is [`now`](Self::now), exact (what a test clock wants).
-    fn recent(&self) -> SystemTime {
-        self.now()
-    }
 }
 
-/// The real wall clock: [`SystemTime::now`], and for
-/// [`recent`](Clock::recent) on Linux the kernel's coarse clock.
-///
-/// `CLOCK_REALTIME_COARSE` is the wall-clock time of the last timer tick,
-/// read from the vDSO without touching the hardware clock (a few
-/// nanoseconds, against some tens for the exact time in a VM). `recent`
-/// adds one tick (the clock's resolution, 1-10 ms) to it, so that it is not
-/// earlier than the exact time while the kernel's ticks keep up: a cached
-/// token then stops being handed out up to a tick early rather than late.
-/// Elsewhere `recent` is [`SystemTime::now`].
-///
-/// ```
-/// use rds_iam::clock::{Clock, SystemClock};
-/// use std::time::{Duration, SystemTime};
-///
-/// let before = SystemTime::now();
-/// let recent = SystemClock.recent();
-/// let after = SystemTime::now();
-/// assert!(recent + Duration::from_millis(100) >= before);
-/// assert!(recent <= after + Duration::from_millis(100));
-/// ```
+/// The real wall clock: [`SystemTime::now`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-
-    #[inline]
-    fn recent(&self) -> SystemTime {
-        coarse::recent()
-    }
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod coarse {
-    use std::sync::OnceLock;
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    use rustix::time::{ClockId, Timespec, clock_getres, clock_gettime};
-
-    /// A coarse clock's resolution above this is not a tick: use the exact time.
-    const MAX_TICK: Duration = Duration::from_millis(20);
-
-    /// The tick of `CLOCK_REALTIME_COARSE`, or `None` to read the exact time.
-    fn tick() -> Option<Duration> {
-        static TICK: OnceLock<Option<Duration>> = OnceLock::new();
-        *TICK.get_or_init(|| {
-            let res = duration(clock_getres(ClockId::RealtimeCoarse))?;
-            (!res.is_zero() && res <= MAX_TICK).then_some(res)
-        })
-    }
-
-    fn duration(ts: Timespec) -> Option<Duration> {
-        let secs = u64::try_from(ts.tv_sec).ok()?;
-        let nanos = u32::try_from(ts.tv_nsec).ok()?;
-        (nanos < 1_000_000_000).then(|| Duration::new(secs, nanos))
-    }
-
-    #[inline]
-    pub(super) fn recent() -> SystemTime {
-        match (tick(), duration(clock_gettime(ClockId::RealtimeCoarse))) {
-            (Some(tick), Some(since_epoch)) => UNIX_EPOCH + (since_epoch + tick),
-            _ => SystemTime::now(),
-        }
-    }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-mod coarse {
-    use std::time::SystemTime;
-
-    #[inline]
-    pub(super) fn recent() -> SystemTime {
         SystemTime::now()
     }
 }
@@ -176,38 +92,6 @@ mod tests {
         assert_eq!(clock.now(), start + Duration::from_millis(1500));
         clock.set(start);
         assert_eq!(clock.now(), start);
-    }
-
-    #[test]
-    fn manual_recent_is_exact() {
-        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(10));
-        assert_eq!(clock.recent(), clock.now());
-        clock.advance(Duration::from_nanos(1));
-        assert_eq!(clock.recent(), clock.now());
-    }
-
-    /// The coarse reading is within a few ticks of the exact one, on either
-    /// side (a tick late when the kernel's tick is late, as in a VM whose
-    /// timekeeping vCPU was descheduled; a tick early by design).
-    #[test]
-    fn system_recent_is_close_to_now() {
-        let mut early = Duration::ZERO;
-        for _ in 0..10_000 {
-            let before = SystemTime::now();
-            let recent = SystemClock.recent();
-            let after = SystemTime::now();
-            assert!(
-                recent + Duration::from_millis(50) >= before,
-                "recent() lags: {before:?} vs {recent:?}"
-            );
-            assert!(
-                recent <= after + Duration::from_millis(50),
-                "recent() runs ahead: {after:?} vs {recent:?}"
-            );
-            early = early.max(recent.duration_since(after).unwrap_or_default());
-        }
-        // It is ahead of the exact time by at most about a tick.
-        assert!(early <= Duration::from_millis(21), "{early:?}");
     }
 
     #[test]

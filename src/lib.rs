@@ -105,6 +105,7 @@ pub mod plan;
 pub mod postgres;
 pub mod provider;
 pub mod secret;
+mod single_flight;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod tls;
 pub mod tls_mode;

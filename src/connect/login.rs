@@ -4,10 +4,11 @@
 //! The token provider is called here and nowhere else.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::jdbc::Engine;
-use crate::provider::TokenProvider;
+use crate::provider::{ProvidedToken, TokenProvider};
 use crate::tls::diagnose::{self, HandshakeFailure};
 use crate::tls::probe::{self, Protocol};
 use crate::token::AuthToken;
@@ -54,7 +55,8 @@ where
 }
 
 /// Log in to `target` with a token from `tokens`, retrying once with a fresh token when the
-/// server rejects one that came from the cache.
+/// server rejects one that came from the cache. `attempt` gets the provider's shared token (a
+/// reference count, not a copy).
 pub(crate) async fn login<T, F, Fut>(
     tokens: &TokenProvider,
     target: &Target,
@@ -62,14 +64,14 @@ pub(crate) async fn login<T, F, Fut>(
     mut attempt: F,
 ) -> Result<T, ConnectError>
 where
-    F: FnMut(AuthToken) -> Fut,
+    F: FnMut(Arc<AuthToken>) -> Fut,
     Fut: Future<Output = Outcome<T>>,
 {
-    let (token, from_cache) = get_token(tokens, target).await?;
-    match attempt(token.clone()).await {
+    let token = token_for(tokens, target).await?;
+    match attempt(token.shared()).await {
         Outcome::Connected(connected) => return Ok(connected),
         Outcome::Failed(e) => return Err(e),
-        Outcome::Rejected(source) if !from_cache => {
+        Outcome::Rejected(source) if !token.from_cache() => {
             return Err(rejected(target, engine, false, source));
         }
         Outcome::Rejected(_) => {}
@@ -81,36 +83,27 @@ where
     );
     let dropped = tokens.invalidate(&target.token, &token);
     tracing::debug!(target: "rds_iam::connect", server = %target, dropped, "invalidated the rejected token");
-    let (fresh, _) = get_token(tokens, target).await?;
-    match attempt(fresh).await {
+    let fresh = token_for(tokens, target).await?;
+    match attempt(fresh.into_shared()).await {
         Outcome::Connected(connected) => Ok(connected),
         Outcome::Failed(e) => Err(e),
         Outcome::Rejected(source) => Err(rejected(target, engine, true, source)),
     }
 }
 
-/// A token for `target`, for callers that connect by themselves.
+/// A token for `target` (shared with the provider's cache, not copied).
 pub(crate) async fn token_for(
     tokens: &TokenProvider,
     target: &Target,
-) -> Result<AuthToken, ConnectError> {
-    get_token(tokens, target).await.map(|(token, _)| token)
-}
-
-/// A token for `target` and whether it came from the cache.
-async fn get_token(
-    tokens: &TokenProvider,
-    target: &Target,
-) -> Result<(AuthToken, bool), ConnectError> {
-    let provided = tokens
+) -> Result<ProvidedToken, ConnectError> {
+    tokens
         .token(&target.token)
         .await
         .map_err(|source| ConnectError::Token {
             user: target.token.user.clone(),
             endpoint: format!("{}:{}", target.token.host, target.token.port),
             source: Box::new(source),
-        })?;
-    Ok((provided.token().clone(), provided.from_cache()))
+        })
 }
 
 fn rejected(target: &Target, engine: Engine, retried: bool, source: BoxError) -> ConnectError {

@@ -11,9 +11,10 @@
 //!   refresh fails, the cached credentials keep being served (a `warn!` is
 //!   logged once per run of failures) and no new attempt is made for
 //!   [`REFRESH_RETRY_INTERVAL`].
-//! - **expired** or nothing cached: callers queue on one async mutex; the first
-//!   fetches, and callers that were waiting while a fetch completed take its
-//!   outcome (credentials or error) instead of fetching again.
+//! - **expired** or nothing cached: callers queue for one
+//!   [single flight](crate::single_flight); the first fetches, and callers
+//!   that were waiting while a fetch completed take its outcome (credentials
+//!   or error) instead of fetching again.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +27,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use super::diagnostics::Diagnostics;
 use super::error::CredentialsError;
 use crate::clock::Clock;
+use crate::single_flight::{SingleFlight, Turn};
 
 /// After a failed refresh of still-valid credentials (or when fresh
 /// credentials arrive already inside the refresh window), the next refresh
@@ -59,21 +61,12 @@ struct Inner {
     diagnostics: Diagnostics,
     /// The current credentials; read on the fast path.
     cached: RwLock<Option<Arc<Cached>>>,
-    /// Held by the one caller fetching.
-    flight: tokio::sync::Mutex<Flight>,
-    /// `Flight::completed`, readable without the lock (written under it).
-    completed: AtomicU64,
+    /// One fetch at a time; its outcome goes to the callers who waited.
+    flight: SingleFlight<Result<Credentials, CredentialsError>>,
     fetches: AtomicU64,
     failures: AtomicU64,
     /// Whether the current run of refresh failures has been logged.
     warned: AtomicBool,
-}
-
-/// The outcome of the last fetch, shared with callers that waited for it.
-#[derive(Default)]
-struct Flight {
-    completed: u64,
-    last: Option<Result<Credentials, CredentialsError>>,
 }
 
 struct Cached {
@@ -187,8 +180,7 @@ impl CredentialsProvider {
                 refresh_before,
                 diagnostics,
                 cached: RwLock::new(None),
-                flight: tokio::sync::Mutex::new(Flight::default()),
-                completed: AtomicU64::new(0),
+                flight: SingleFlight::new(),
                 fetches: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
                 warned: AtomicBool::new(false),
@@ -217,7 +209,7 @@ impl CredentialsProvider {
                         return Ok(cached.credentials.clone());
                     }
                     // Someone is fetching already: do not wait for them.
-                    let Ok(mut flight) = inner.flight.try_lock() else {
+                    let Some(turn) = inner.flight.try_turn() else {
                         return Ok(cached.credentials.clone());
                     };
                     // The one holding the lock before us may have refreshed.
@@ -226,29 +218,23 @@ impl CredentialsProvider {
                     {
                         return Ok(current.credentials.clone());
                     }
-                    return inner.fetch(&mut flight, fetcher).await;
+                    return inner.fetch(turn, fetcher).await;
                 }
                 State::Expired => {}
             }
         }
 
-        // A fetch completing between here and our turn bumps the count: then
-        // we share its outcome instead of fetching again.
-        let seen = inner.completed.load(Ordering::Acquire);
-        let mut flight = inner.flight.lock().await;
+        let turn = inner.flight.turn().await;
         let now = inner.clock.now();
         if let Some(cached) = inner.current()
             && cached.state(now) != State::Expired
         {
             return Ok(cached.credentials.clone());
         }
-        if flight.completed != seen {
-            // A fetch finished while we waited: share its outcome.
-            if let Some(outcome) = &flight.last {
-                return outcome.clone();
-            }
+        if let Some(outcome) = turn.shared() {
+            return outcome.clone(); // a fetch finished while we waited
         }
-        inner.fetch(&mut flight, fetcher).await
+        inner.fetch(turn, fetcher).await
     }
 
     /// The identity of `credentials` as obtained from this provider, for
@@ -304,17 +290,15 @@ impl Inner {
         *self.cached.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(cached));
     }
 
-    /// Fetch with the flight lock held, update the cache and share the outcome.
+    /// Fetch in our turn, update the cache and share the outcome.
     async fn fetch(
         &self,
-        flight: &mut Flight,
+        turn: Turn<Result<Credentials, CredentialsError>>,
         fetcher: &SharedCredentialsProvider,
     ) -> Result<Credentials, CredentialsError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = fetcher.provide_credentials().await;
         let now = self.clock.now();
-        flight.completed += 1;
-        self.completed.store(flight.completed, Ordering::Release);
         let outcome = match result {
             Ok(credentials) => {
                 tracing::debug!(
@@ -342,7 +326,7 @@ impl Inner {
                 }
             }
         };
-        flight.last = Some(outcome.clone());
+        turn.finish(outcome.clone());
         outcome
     }
 
@@ -369,8 +353,8 @@ impl Inner {
 }
 
 /// An error and its causes on one line, for logs (no secrets: none of the
-/// errors involved carries one).
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+/// errors of the credentials and token caches carries one).
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -26,6 +26,7 @@ mod diagnostics;
 mod error;
 mod fetch;
 
+pub(crate) use cache::ErrorChain;
 pub use cache::{
     CredentialsIdentity, CredentialsProvider, CredentialsStats, REFRESH_RETRY_INTERVAL,
 };

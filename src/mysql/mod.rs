@@ -205,7 +205,7 @@ impl Inner {
             .into()
     }
 
-    async fn attempt(&self, index: usize, token: AuthToken) -> Outcome<Conn> {
+    async fn attempt(&self, index: usize, token: Arc<AuthToken>) -> Outcome<Conn> {
         let target = &self.targets[index];
         let connecting = Conn::new(self.with_token(index, &token));
         drop(token);

@@ -238,7 +238,11 @@ impl Inner {
         Ok(config)
     }
 
-    async fn attempt(&self, target: &Target, token: AuthToken) -> Outcome<(Client, PgConnection)> {
+    async fn attempt(
+        &self,
+        target: &Target,
+        token: Arc<AuthToken>,
+    ) -> Outcome<(Client, PgConnection)> {
         let config = match self.config_for(target, &token).await {
             Ok(config) => config,
             Err(e) => return Outcome::Failed(e),

@@ -3,20 +3,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::cache::Cache;
 use super::lifetime::{DEFAULT_LIFETIME, Policy, RefreshAhead};
 use super::stats::Counters;
+use super::table::Table;
 use super::{Inner, TokenProvider};
 use crate::clock::{Clock, SystemClock};
 use crate::credentials::CredentialsProvider;
 use crate::jdbc::JdbcUrl;
 
 /// How long a key may go unused before its entry is dropped, by default: 15
-/// minutes (longer than any token is handed out, so an entry dropped this
-/// way holds nothing usable any more).
+/// minutes (longer than a token is handed out).
 pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(15 * 60);
 
-/// How many keys (endpoint, user, region, kind) the cache holds at most, by
+/// How many keys of each kind (RDS, DSQL) the cache holds at most, by
 /// default. An entry is about 1 KB (its token and parameters).
 pub const DEFAULT_CAPACITY: usize = 1024;
 
@@ -24,23 +23,16 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 ///
 /// ```
 /// use aws_credential_types::Credentials;
-/// use rds_iam::clock::ManualClock;
-/// use rds_iam::credentials::CredentialsConfig;
-/// use rds_iam::jdbc::JdbcUrl;
-/// use rds_iam::provider::{RefreshAhead, TokenProvider};
-/// use std::time::{Duration, UNIX_EPOCH};
+/// use rds_iam::{credentials::CredentialsConfig, jdbc::JdbcUrl};
+/// use rds_iam::{clock::SystemClock, provider::TokenProvider};
+/// use std::time::Duration;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-/// let credentials = CredentialsConfig::static_credentials(
-///     Credentials::new("AKIDEXAMPLE", "example-secret", None, None, "example"),
-/// )
-/// .clock(clock.clone())
-/// .build()
-/// .await?;
+/// let credentials = Credentials::new("AKIDEXAMPLE", "example-secret", None, None, "example");
+/// let credentials = CredentialsConfig::static_credentials(credentials).build().await?;
 /// let url = JdbcUrl::parse("jdbc:aws-wrapper:postgresql://db/app?wrapperPlugins=iam&iamExpiration=600")?;
 /// let provider = TokenProvider::builder(credentials)
-///     .clock(clock)
+///     .clock(SystemClock)
 ///     .lifetime_from_url(&url)
 ///     .margin(Duration::from_secs(60))
 ///     .refresh_ahead(Duration::from_secs(120))
@@ -84,10 +76,9 @@ impl TokenProviderBuilder {
     }
 
     /// How long a token is reused after it is signed: the JDBC wrapper's
-    /// `iamExpiration` (default [`DEFAULT_LIFETIME`], 870 s). `Duration::ZERO`
-    /// turns reuse off: every call signs a new token. A lifetime beyond the
-    /// token's own 900 s changes nothing (a token is never handed out past its
-    /// expiry minus the margin).
+    /// `iamExpiration` (default [`DEFAULT_LIFETIME`], 870 s; zero: every call
+    /// signs a new token). No token is handed out past its expiry minus the
+    /// margin.
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.policy.lifetime = lifetime;
         self
@@ -100,8 +91,7 @@ impl TokenProviderBuilder {
     }
 
     /// How long before the end of its life a token stops being handed out
-    /// (default [`DEFAULT_MARGIN`](super::DEFAULT_MARGIN), 30 s; see there
-    /// why).
+    /// (default [`DEFAULT_MARGIN`](super::DEFAULT_MARGIN), 30 s).
     pub fn margin(mut self, margin: Duration) -> Self {
         self.policy.margin = margin;
         self
@@ -115,18 +105,17 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// Drop the entry of a key not used for this long (default
-    /// [`DEFAULT_MAX_IDLE`], 15 minutes). Idle entries are dropped when a new
-    /// key finds the cache full, and by [`TokenProvider::maintain`] (which the
-    /// background refresher runs).
+    /// Drop the entry of a key unused for this long (default
+    /// [`DEFAULT_MAX_IDLE`]): when a new key finds the cache full, and in
+    /// [`TokenProvider::maintain`].
     pub fn max_idle(mut self, max_idle: Duration) -> Self {
         self.max_idle = max_idle;
         self
     }
 
-    /// Hold at most this many keys (default [`DEFAULT_CAPACITY`]; at least
-    /// 1). A new key in a full cache first drops idle entries, then the least
-    /// recently used one.
+    /// Hold at most this many keys of each kind (default [`DEFAULT_CAPACITY`];
+    /// at least 1). A new key in a full cache drops the idle entries, then the
+    /// least recently used.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
@@ -139,9 +128,10 @@ impl TokenProviderBuilder {
                 credentials: self.credentials,
                 clock: self.clock,
                 policy: self.policy,
-                cache: Cache::new(self.capacity, self.max_idle),
+                rds: Table::new(self.capacity, self.max_idle),
+                dsql: Table::new(self.capacity, self.max_idle),
                 counters: Counters::default(),
-                background: Mutex::new(None),
+                background: Mutex::default(),
             }),
         }
     }

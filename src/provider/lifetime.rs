@@ -149,81 +149,62 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::{RdsTokenParams, sign_rds_token};
     use aws_credential_types::Credentials;
     use std::time::UNIX_EPOCH;
 
-    use crate::token::{RdsTokenParams, sign_rds_token};
-
-    const T0: u64 = 1_893_456_000;
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(T0 + secs)
+    fn at(secs: f64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_893_456_000) + Duration::from_secs_f64(secs)
     }
 
-    fn token(credentials_expiry: Option<SystemTime>) -> AuthToken {
+    fn policy(lifetime: u64, refresh_ahead: RefreshAhead) -> Policy {
+        let lifetime = Duration::from_secs(lifetime);
+        Policy {
+            lifetime,
+            refresh_ahead,
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn windows_follow_lifetime_credentials_margin_and_refresh_ahead() {
+        let (fraction, before) = (RefreshAhead::AtFraction, RefreshAhead::Before);
+        let default = RefreshAhead::default();
+        // Policy, credentials expiry, then reuse_until and refresh_at (seconds after signing).
+        let cases = [
+            (policy(870, default), None, 840.0, Some(560.0)),
+            // Credentials expiring first shorten the window; within the margin, leave none.
+            (policy(870, default), Some(600.0), 570.0, Some(380.0)),
+            (policy(870, default), Some(20.0), 0.0, Some(0.0)),
+            // 900 s still keeps the margin to the token's expiry; 20 s halves the margin.
+            (policy(900, default), None, 870.0, Some(580.0)),
+            (policy(20, fraction(0.5)), None, 10.0, Some(5.0)),
+            (
+                policy(870, before(Duration::from_secs(120))),
+                None,
+                840.0,
+                Some(720.0),
+            ),
+            (
+                policy(870, before(Duration::from_secs(5000))),
+                None,
+                840.0,
+                Some(0.0),
+            ),
+            (policy(870, fraction(2.0)), None, 840.0, Some(840.0)),
+            (policy(870, fraction(f64::NAN)), None, 840.0, Some(560.0)),
+            (policy(870, RefreshAhead::Disabled), None, 840.0, None),
+        ];
         let params = RdsTokenParams::new("db.example.com", 5432, "app", "us-east-1");
-        let creds = Credentials::new("AKID", "SECRET", None, credentials_expiry, "test");
-        sign_rds_token(&params, &creds, at(0)).unwrap()
-    }
-
-    #[test]
-    fn defaults_reuse_840_s_and_refresh_at_560_s() {
-        let w = Policy::default().window(&token(None));
-        assert_eq!(w.reuse_until, at(840));
-        assert_eq!(w.refresh_at, Some(at(560)));
-    }
-
-    #[test]
-    fn credentials_expiring_first_shorten_the_window() {
-        let w = Policy::default().window(&token(Some(at(600))));
-        assert_eq!(w.reuse_until, at(570));
-        assert_eq!(w.refresh_at, Some(at(380)));
-    }
-
-    #[test]
-    fn credentials_expiring_within_the_margin_leave_no_window() {
-        let w = Policy::default().window(&token(Some(at(20))));
-        assert_eq!(w.reuse_until, at(0));
-    }
-
-    #[test]
-    fn lifetime_900_still_keeps_the_margin_to_the_token_expiry() {
-        let policy = Policy {
-            lifetime: Duration::from_secs(900),
-            ..Policy::default()
-        };
-        assert_eq!(policy.window(&token(None)).reuse_until, at(870));
-    }
-
-    #[test]
-    fn short_lifetimes_halve_the_margin() {
-        let policy = Policy {
-            lifetime: Duration::from_secs(20),
-            ..Policy::default()
-        };
-        assert_eq!(policy.window(&token(None)).reuse_until, at(10));
-        assert!(policy.reuses());
-        let zero = Policy {
-            lifetime: Duration::ZERO,
-            ..Policy::default()
-        };
-        assert!(!zero.reuses());
-    }
-
-    #[test]
-    fn refresh_ahead_forms() {
-        let mut policy = Policy {
-            refresh_ahead: RefreshAhead::Before(Duration::from_secs(120)),
-            ..Policy::default()
-        };
-        assert_eq!(policy.window(&token(None)).refresh_at, Some(at(720)));
-        policy.refresh_ahead = RefreshAhead::Before(Duration::from_secs(5000));
-        assert_eq!(policy.window(&token(None)).refresh_at, Some(at(0)));
-        policy.refresh_ahead = RefreshAhead::AtFraction(2.0);
-        assert_eq!(policy.window(&token(None)).refresh_at, Some(at(840)));
-        policy.refresh_ahead = RefreshAhead::AtFraction(f64::NAN);
-        assert_eq!(policy.window(&token(None)).refresh_at, Some(at(560)));
-        policy.refresh_ahead = RefreshAhead::Disabled;
-        assert_eq!(policy.window(&token(None)).refresh_at, None);
+        for (n, (policy, expiry, reuse_until, refresh_at)) in cases.into_iter().enumerate() {
+            let creds = Credentials::new("AKID", "SECRET", None, expiry.map(at), "test");
+            let token = sign_rds_token(&params, &creds, at(0.0)).unwrap();
+            let expected = Window {
+                reuse_until: at(reuse_until),
+                refresh_at: refresh_at.map(at),
+            };
+            assert_eq!(policy.window(&token), expected, "case {n}");
+        }
+        assert!(policy(20, default).reuses() && !policy(0, default).reuses());
     }
 }

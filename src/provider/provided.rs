@@ -7,12 +7,10 @@ use std::time::SystemTime;
 
 use crate::token::{AuthToken, Rfc3339};
 
-/// A token from a [`TokenProvider`](super::TokenProvider): a shared
-/// [`AuthToken`] (cloning is a reference count, the token text is not
-/// copied on a cache hit) and whether it came from the cache.
-///
-/// Compare tokens by value (`==`, or [`AuthToken::expose`]), not by
-/// `Arc::ptr_eq`: each thread hands out its own `Arc` of a cached token.
+/// A token from a [`TokenProvider`](super::TokenProvider): the cache's
+/// [`AuthToken`], shared (every caller handed a cached token holds the same
+/// allocation: cloning is a reference count, the token text is never
+/// copied), and whether it came from the cache.
 ///
 /// It dereferences to the [`AuthToken`], so `provided.expose()` is the
 /// password to send. `Debug` is redacted like the token's.
@@ -47,14 +45,10 @@ impl ProvidedToken {
         self.token
     }
 
-    /// Whether the token was already cached before this call.
-    ///
-    /// `true`: it was signed earlier (for another connection); if the
-    /// database rejects it, [`invalidate`](super::TokenProvider::invalidate)
-    /// it and ask again: the next token is signed anew. `false`: it was
-    /// signed during this call (by this caller, or by the caller whose
-    /// signing this one waited for), so retrying with another token signed
-    /// by the same credentials is unlikely to help.
+    /// Whether the token was cached before this call. If the database rejects
+    /// a cached token, [`invalidate`](super::TokenProvider::invalidate) it and
+    /// ask again; a token signed during this call (by this caller or one it
+    /// waited for) would not be any better.
     pub fn from_cache(&self) -> bool {
         self.from_cache
     }

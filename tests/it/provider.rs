@@ -21,7 +21,7 @@ use rds_iam::provider::{
     DEFAULT_LIFETIME, DEFAULT_MARGIN, ProvidedToken, ProviderError, ProviderStats,
     REFRESH_RETRY_INTERVAL, RefreshAhead, TokenProvider, TokenProviderBuilder,
 };
-use rds_iam::token::{DsqlAction, DsqlTokenParams, RdsTokenParams};
+use rds_iam::token::{DsqlAction, DsqlTokenParams, RdsTokenParams, TokenError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -342,8 +342,8 @@ async fn reuses_a_token_within_its_lifetime() {
         assert_eq!(again.token(), first.token());
         hits.push(again.shared());
     }
-    // Hits on one thread share one Arc (this thread's replica): no copies.
-    assert!(hits.iter().all(|t| Arc::ptr_eq(t, &hits[0])));
+    // Every hit hands out the token that was signed: one copy, shared.
+    assert!(hits.iter().all(|t| Arc::ptr_eq(t, &first.shared())));
     let stats = provider.stats();
     assert_eq!(
         (stats.minted, stats.hits, stats.refreshes, stats.entries),
@@ -533,24 +533,25 @@ async fn invalidation_drops_only_the_cached_token() {
     assert_eq!((stats.minted, stats.invalidations), (2, 1));
 }
 
-/// A thread of its own that asks the provider for a token on each request:
-/// its per-thread replicas of cached tokens live as long as it does.
+/// A thread of its own that asks a provider for a token on each request. It keeps nothing
+/// between requests (the provider comes with each request and is dropped after it): what
+/// outlives a request there is what the library keeps for the thread.
 struct OtherThread {
-    ask: std::sync::mpsc::Sender<()>,
+    ask: std::sync::mpsc::Sender<TokenProvider>,
     answer: std::sync::mpsc::Receiver<ProvidedToken>,
 }
 
 impl OtherThread {
-    fn start(provider: &TokenProvider, params: RdsTokenParams) -> Self {
-        let (ask, asked) = std::sync::mpsc::channel::<()>();
+    fn start(params: RdsTokenParams) -> Self {
+        let (ask, asked) = std::sync::mpsc::channel::<TokenProvider>();
         let (answered, answer) = std::sync::mpsc::channel();
-        let provider = provider.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .unwrap();
-            while asked.recv().is_ok() {
+            while let Ok(provider) = asked.recv() {
                 let token = runtime.block_on(provider.token(&params)).unwrap();
+                drop(provider);
                 if answered.send(token).is_err() {
                     break;
                 }
@@ -559,8 +560,8 @@ impl OtherThread {
         Self { ask, answer }
     }
 
-    fn token(&self) -> ProvidedToken {
-        self.ask.send(()).unwrap();
+    fn token(&self, provider: &TokenProvider) -> ProvidedToken {
+        self.ask.send(provider.clone()).unwrap();
         self.answer.recv().unwrap()
     }
 }
@@ -572,16 +573,16 @@ async fn a_token_dropped_or_replaced_on_one_thread_is_not_handed_out_on_another(
     let first = provider.token(&params()).await.unwrap();
 
     // The other thread hands out its own copy of the cached token.
-    let other = OtherThread::start(&provider, params());
-    let seen = other.token();
+    let other = OtherThread::start(params());
+    let seen = other.token(&provider);
     assert!(seen.from_cache());
     assert_eq!(seen.expose(), first.expose());
-    assert_eq!(other.token().expose(), first.expose());
+    assert_eq!(other.token(&provider).expose(), first.expose());
 
     // Dropped here: the other thread signs anew rather than hand out its copy.
     clock.set(at(10));
     assert!(provider.invalidate(&params(), &first));
-    let fresh = other.token();
+    let fresh = other.token(&provider);
     assert!(!fresh.from_cache());
     assert_eq!(fresh.signed_at(), at(10));
     assert_ne!(signature(&fresh), signature(&first));
@@ -590,7 +591,7 @@ async fn a_token_dropped_or_replaced_on_one_thread_is_not_handed_out_on_another(
     clock.set(at(600));
     assert!(provider.token(&params()).await.unwrap().from_cache());
     settle(&provider, |s| s.refreshes == 1).await;
-    let refreshed = other.token();
+    let refreshed = other.token(&provider);
     assert!(refreshed.from_cache());
     assert_eq!(refreshed.signed_at(), at(600));
     assert_eq!(
@@ -602,6 +603,152 @@ async fn a_token_dropped_or_replaced_on_one_thread_is_not_handed_out_on_another(
         (stats.minted, stats.refreshes, stats.invalidations),
         (3, 1, 1)
     );
+}
+
+/// Tasks alive on this runtime.
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Wait until the tasks alive on this runtime are down to `expected`.
+async fn tasks_down_to(expected: usize) {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while alive_tasks() > expected {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the provider's tasks never ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_outlives_its_provider() {
+    let clock = ManualClock::new(at(0));
+    let provider = builder(static_credentials(&clock, None).await, &clock).build();
+    let tasks_before = alive_tasks();
+    provider
+        .start_background_refresh(Duration::from_secs(60))
+        .unwrap();
+    let first = provider.token(&params()).await.unwrap();
+
+    // Hits on a thread of its own, and on the runtime's worker threads.
+    let other = OtherThread::start(params());
+    assert!(other.token(&provider).from_cache());
+    for _ in 0..4 {
+        let provider = provider.clone();
+        let hit = tokio::spawn(async move { provider.token(&params()).await.unwrap() });
+        assert!(hit.await.unwrap().from_cache());
+    }
+    // A refresh ahead, signed in a task the hit spawns.
+    clock.set(at(600));
+    assert!(provider.token(&params()).await.unwrap().from_cache());
+    settle(&provider, |s| s.refreshes == 1).await;
+    let refreshed = other.token(&provider);
+    assert_eq!(refreshed.signed_at(), at(600));
+
+    let tokens = [
+        Arc::downgrade(&first.into_shared()),
+        Arc::downgrade(&refreshed.into_shared()),
+    ];
+    drop(provider);
+    tasks_down_to(tasks_before).await;
+    for (n, token) in tokens.iter().enumerate() {
+        assert!(
+            token.upgrade().is_none(),
+            "token {n} is still held after its provider went"
+        );
+    }
+    // The threads that asked for tokens are still alive: nothing was kept for them.
+    drop(other);
+}
+
+#[tokio::test]
+async fn hits_on_every_thread_share_one_token_and_providers_keep_their_own() {
+    let clock = ManualClock::new(at(0));
+    let provider = builder(static_credentials(&clock, None).await, &clock).build();
+    let first = provider.token(&params()).await.unwrap().shared();
+    let other = OtherThread::start(params());
+    for _ in 0..3 {
+        assert!(Arc::ptr_eq(&other.token(&provider).shared(), &first));
+        assert!(Arc::ptr_eq(
+            &provider.token(&params()).await.unwrap().shared(),
+            &first
+        ));
+    }
+    // Another provider on the same key signs and hands out its own token.
+    clock.set(at(1));
+    let second = builder(static_credentials(&clock, None).await, &clock).build();
+    let theirs = other.token(&second);
+    assert!(!theirs.from_cache());
+    assert_ne!(
+        signature(&theirs),
+        signature(&provider.token(&params()).await.unwrap())
+    );
+    assert_eq!(signature(&other.token(&second)), signature(&theirs));
+}
+
+#[tokio::test]
+async fn every_field_of_the_parameters_is_part_of_the_key() {
+    let clock = ManualClock::new(at(0));
+    let provider = builder(static_credentials(&clock, None).await, &clock).build();
+    let base = RdsTokenParams::new("db.example.com", 5432, "app", "eu-west-1");
+    let rds = [
+        base.clone(),
+        RdsTokenParams::new("db2.example.com", 5432, "app", "eu-west-1"),
+        RdsTokenParams::new("db.example.com", 5433, "app", "eu-west-1"),
+        RdsTokenParams::new("db.example.com", 5432, "app2", "eu-west-1"),
+        RdsTokenParams::new("db.example.com", 5432, "app", "eu-west-2"),
+    ];
+    let dsql = DsqlTokenParams::new("db.example.com", "eu-west-1", DsqlAction::DbConnect);
+    let dsql = [
+        dsql.clone(),
+        DsqlTokenParams::new("db.example.com", "eu-west-1", DsqlAction::DbConnectAdmin),
+        dsql.with_expires_in(Duration::from_secs(3600)),
+    ];
+    for round in 0..2 {
+        for p in &rds {
+            assert_eq!(provider.token(p).await.unwrap().from_cache(), round == 1);
+        }
+        for p in &dsql {
+            assert_eq!(
+                provider.dsql_token(p).await.unwrap().from_cache(),
+                round == 1
+            );
+        }
+    }
+    let stats = provider.stats();
+    assert_eq!((stats.minted, stats.hits, stats.entries), (8, 8, 8));
+}
+
+#[tokio::test]
+async fn a_full_cache_drops_the_least_recently_used_key() {
+    let clock = ManualClock::new(at(0));
+    let provider = builder(static_credentials(&clock, None).await, &clock)
+        .capacity(3)
+        .build();
+    for n in 0..3 {
+        clock.set(at(n));
+        provider.token(&params_n(n as usize)).await.unwrap();
+    }
+    clock.set(at(10));
+    provider.token(&params_n(0)).await.unwrap(); // 1 is now the least recently used
+    provider.token(&params_n(3)).await.unwrap();
+    let stats = provider.stats();
+    assert_eq!((stats.entries, stats.evictions), (3, 1));
+    for (n, cached) in [(0, true), (2, true), (3, true), (1, false)] {
+        let token = provider.token(&params_n(n)).await.unwrap();
+        assert_eq!(token.from_cache(), cached, "key {n}");
+    }
+}
+
+#[test]
+fn provider_types_are_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<TokenProvider>();
+    check::<ProvidedToken>();
+    check::<ProviderError>();
 }
 
 #[tokio::test]
@@ -635,12 +782,15 @@ async fn signing_errors_reach_the_caller_with_their_cause() {
     let bad = RdsTokenParams::new("db.example.com", 5432, "", "us-east-1");
     let err = provider.token(&bad).await.unwrap_err();
     assert!(matches!(err, ProviderError::Signing { .. }), "{err:?}");
-    assert!(err.to_string().contains("db.example.com:5432"), "{err}");
-    assert!(
-        err.source()
-            .unwrap()
-            .to_string()
-            .contains("user name is empty"),
+    // The problem and the fix; the cause is the source, not repeated.
+    assert_eq!(
+        err.to_string(),
+        "no IAM token for  at db.example.com:5432: the parameters cannot be signed for; \
+         correct the one the cause names"
+    );
+    assert_eq!(
+        err.source().unwrap().to_string(),
+        TokenError::EmptyUser.to_string(),
         "{}",
         error_chain(&err)
     );
@@ -870,7 +1020,15 @@ async fn once_nothing_valid_is_left_the_error_reaches_the_caller() {
         matches!(err, ProviderError::CredentialsExpiring { credentials_expiry, .. } if credentials_expiry == at(3600)),
         "{err:?}"
     );
-    assert!(err.to_string().contains("2030-01-01T01:00:00Z"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "no IAM token for harness_iam_user at \
+         mydb.cluster-abc123.us-east-1.rds.amazonaws.com:5432: the AWS credentials expire at \
+         2030-01-01T01:00:00Z (within the token margin) and no newer ones could be fetched; \
+         check that the credentials source is reachable (the credentials cache logs why its \
+         refresh failed)"
+    );
+    assert!(err.source().is_none());
 
     // 3600 s: the credentials have expired; the credentials error is the cause.
     clock.set(at(3600));
@@ -933,18 +1091,11 @@ async fn background_refresher_keeps_hot_keys_fresh_and_stops_with_the_provider()
     let provider = builder(static_credentials(&clock, None).await, &clock)
         .max_idle(HOUR)
         .build();
-    let tasks_before = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
+    let tasks_before = alive_tasks();
     provider
         .start_background_refresh(Duration::from_secs(60))
         .unwrap();
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        tasks_before + 1
-    );
+    assert_eq!(alive_tasks(), tasks_before + 1);
 
     provider.token(&params()).await.unwrap();
     // Past the refresh point: the refresher (not a caller) signs anew.
@@ -973,20 +1124,10 @@ async fn background_refresher_keeps_hot_keys_fresh_and_stops_with_the_provider()
     let clone = provider.clone();
     drop(provider);
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        tasks_before + 1
-    );
+    assert_eq!(alive_tasks(), tasks_before + 1);
     drop(clone);
     tokio::task::yield_now().await;
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        tasks_before
-    );
+    assert_eq!(alive_tasks(), tasks_before);
 }
 
 #[test]
