@@ -335,9 +335,8 @@ pub enum PlanError {
     },
     /// The region given (to a builder or as an override) is not a region name.
     #[error(
-        "the region given to the region method of PlanOverrides or of the connector builder is \
-         not an AWS region name: use letters, digits and '-', such as us-east-1 (the same rule \
-         as iamRegion in the URL)"
+        "the region given is not an AWS region name: use letters, digits and '-', such as \
+         us-east-1 (the same rule as iamRegion in the URL)"
     )]
     InvalidRegion,
 }
@@ -541,8 +540,7 @@ mod tests {
             ),
             (
                 PlanError::InvalidRegion,
-                "the region given to the region method of PlanOverrides or of the connector \
-                 builder is not an AWS region name: use letters, digits and '-', such as \
+                "the region given is not an AWS region name: use letters, digits and '-', such as \
                  us-east-1 (the same rule as iamRegion in the URL)",
             ),
         ] {
