@@ -583,26 +583,20 @@ async fn assume_role_without_a_region_is_an_error_not_us_east_1() {
 async fn an_invalid_profile_is_reported_as_an_invalid_setting() {
     let clock = ManualClock::new(at(T0));
     let env = AwsEnv::empty().var("AWS_PROFILE", "deploy");
-    let config_file = &env
-        .vars()
-        .iter()
-        .find(|(name, _)| name == "AWS_CONFIG_FILE")
-        .unwrap()
-        .1;
+    let var = |wanted: &str| {
+        let (_, value) = env.vars().iter().find(|(name, _)| name == wanted).unwrap();
+        value.clone()
+    };
+    let (config_file, credentials_file) =
+        (var("AWS_CONFIG_FILE"), var("AWS_SHARED_CREDENTIALS_FILE"));
     std::fs::write(
-        config_file,
+        &config_file,
         format!("[profile deploy]\nrole_arn = {ROLE_ARN}\n"),
     )
     .unwrap();
     let provider = env.config(&clock).build().await.unwrap();
 
     let err = provider.credentials().await.unwrap_err();
-    let credentials_file = &env
-        .vars()
-        .iter()
-        .find(|(name, _)| name == "AWS_SHARED_CREDENTIALS_FILE")
-        .unwrap()
-        .1;
     assert_eq!(
         err.to_string(),
         format!(
