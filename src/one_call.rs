@@ -145,4 +145,50 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Url(_)), "{err:?}");
     }
+
+    /// Each variant shows its step's error once: the same text, and that error's source as its
+    /// own (not the step's error a second time).
+    #[test]
+    fn each_step_is_shown_once() {
+        use std::error::Error as _;
+        use std::sync::Arc;
+
+        use crate::credentials::AwsCredentialsError;
+
+        let credentials = || CredentialsError::Unavailable {
+            problem: "no AWS credentials found: tried the static credentials given".into(),
+            check: "the static credentials given to CredentialsConfig::static_credentials".into(),
+            source: Arc::new(AwsCredentialsError::not_loaded("distinctive-aws-cause")),
+        };
+        let cases: Vec<(Error, String)> = vec![
+            (
+                JdbcUrlError::EmptyKey.into(),
+                JdbcUrlError::EmptyKey.to_string(),
+            ),
+            (
+                PlanError::MissingUser.into(),
+                PlanError::MissingUser.to_string(),
+            ),
+            (credentials().into(), credentials().to_string()),
+            (
+                TokenError::EmptyHost.into(),
+                TokenError::EmptyHost.to_string(),
+            ),
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            (
+                crate::connect::ConnectError::from(PlanError::InvalidRegion).into(),
+                PlanError::InvalidRegion.to_string(),
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+        let e = Error::from(credentials());
+        let source = e.source().unwrap();
+        assert_eq!(
+            source.to_string(),
+            credentials().source().unwrap().to_string()
+        );
+        assert!(!e.to_string().contains(&source.to_string()));
+    }
 }

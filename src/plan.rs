@@ -529,6 +529,16 @@ mod tests {
                  builder)",
             ),
             (
+                PlanError::NotIam {
+                    fix: "write it as jdbc:aws-wrapper:ENGINE://... (not jdbc:ENGINE://...) with \
+                          wrapperPlugins=iam",
+                },
+                "the JDBC URL does not enable IAM authentication, so it gets no IAM token: write \
+                 it as jdbc:aws-wrapper:ENGINE://... (not jdbc:ENGINE://...) with \
+                 wrapperPlugins=iam, e.g. \
+                 jdbc:aws-wrapper:postgresql://HOST:5432/DB?wrapperPlugins=iam&user=USER",
+            ),
+            (
                 PlanError::InvalidRegion,
                 "the region given is not an AWS region name: use letters, digits and '-', such as \
                  us-east-1 (the same rule as iamRegion in the URL)",
@@ -540,5 +550,36 @@ mod tests {
                 "a command's flag in a library error: {text}"
             );
         }
+    }
+
+    /// The fixes `require_iam` gives are the ones pinned above.
+    #[test]
+    fn require_iam_fixes() {
+        for (url, fix) in [
+            (
+                "jdbc:aws-wrapper:postgresql://h/d?user=u",
+                "add wrapperPlugins=iam to its query",
+            ),
+            (
+                "jdbc:postgresql://h/d?user=u",
+                "write it as jdbc:aws-wrapper:ENGINE://... (not jdbc:ENGINE://...) with \
+                 wrapperPlugins=iam",
+            ),
+        ] {
+            assert_eq!(
+                require_iam(&JdbcUrl::parse(url).unwrap()),
+                Err(PlanError::NotIam { fix })
+            );
+        }
+    }
+
+    /// A TLS refusal is shown as `TlsModeError` shows it, once: same text, same source.
+    #[test]
+    fn tls_errors_are_shown_once() {
+        use std::error::Error as _;
+        let inner = TlsModeError::ConflictingCaFiles;
+        let e = PlanError::from(inner.clone());
+        assert_eq!(e.to_string(), inner.to_string());
+        assert!(e.source().is_none() && inner.source().is_none());
     }
 }

@@ -311,4 +311,43 @@ mod tests {
             TlsMode::VerifyFull
         );
     }
+
+    /// Every message, pinned.
+    #[test]
+    fn messages() {
+        for (e, text) in [
+            (
+                TlsModeError::PlaintextWithIam {
+                    key: "sslmode",
+                    value: "prefer",
+                    fix: PG_FIX,
+                },
+                "sslmode=prefer lets the connection run without TLS, but this URL uses IAM \
+                 authentication and the token is a bearer secret (whoever reads it can log in as \
+                 this user until it expires): remove sslmode=prefer or set sslmode=verify-full \
+                 (or verify-ca, require)",
+            ),
+            (
+                TlsModeError::PlaintextNotSupported {
+                    key: "sslMode",
+                    value: "DISABLED",
+                    fix: MYSQL_FIX,
+                },
+                "sslMode=DISABLED lets the connection run without TLS, and rds-iam connects only \
+                 over TLS: remove sslMode=DISABLED or set sslMode=VERIFY_IDENTITY (or VERIFY_CA, \
+                 REQUIRED)",
+            ),
+            (
+                TlsModeError::SystemRootsNeedVerifyFull,
+                "sslrootcert=system needs sslmode=verify-full (as in libpq): set \
+                 sslmode=verify-full, or give a CA file as sslrootcert=/path/to/ca.pem",
+            ),
+            (
+                TlsModeError::ConflictingCaFiles,
+                "sslCa and serverSslCert name different CA files: give only one of them",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
+        }
+    }
 }

@@ -50,8 +50,9 @@ pub enum ConnectError {
     Credentials(#[from] CredentialsError),
     /// No IAM token could be had (credentials or signing failed).
     #[error(
-        "could not get an IAM token for user `{user}` at {endpoint}: check the AWS credentials \
-         available to this process (in a build task: the task role)"
+        "could not get an IAM token for user `{user}` at {endpoint}, so no login was tried: fix \
+         what the cause names (most often the AWS credentials available to this process; in a \
+         build task, the task role)"
     )]
     Token {
         /// The database user.
@@ -77,7 +78,9 @@ pub enum ConnectError {
     /// The login did not finish in time.
     #[error(
         "{server} did not complete the login within {after:?}: check that the address is the \
-         database's, that the network lets this machine reach it, or raise the timeout"
+         database's, that the network lets this machine reach it, or raise the timeout \
+         (connectTimeout in the JDBC URL, loginTimeout for PostgreSQL, or the connector \
+         builder's connect_timeout)"
     )]
     Timeout {
         /// The server.
@@ -103,8 +106,8 @@ pub enum ConnectError {
         "the certificate of {server} is not trusted ({detail}); trusted were {trusted}: give the \
          CA bundle that issued it (for RDS, \
          https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) as sslrootcert \
-         (PostgreSQL) or sslCa (MySQL) in the URL, or as a CA source in the builder; the token \
-         was not sent"
+         (PostgreSQL) or sslCa (MySQL) in the URL, or with .ca(CaSource::file(PATH)) on the \
+         connector builder; the token was not sent"
     )]
     UntrustedCertificate {
         /// The server.
@@ -251,8 +254,12 @@ impl From<PlanError> for ConnectError {
 
 fn other_connector(found: Engine) -> &'static str {
     match found {
-        Engine::Postgresql => "rds_iam::postgres::PgConnector (feature `postgres`)",
-        Engine::Mysql | Engine::Mariadb => "rds_iam::mysql::MySqlConnector (feature `mysql`)",
+        Engine::Postgresql => {
+            "rds_iam::postgres::PgConnector or rds_iam::connect_postgres (feature `postgres`)"
+        }
+        Engine::Mysql | Engine::Mariadb => {
+            "rds_iam::mysql::MySqlConnector or rds_iam::connect_mysql (feature `mysql`)"
+        }
     }
 }
 
@@ -417,5 +424,249 @@ mod tests {
             "{e}"
         );
         assert!(!e.is_login_rejected());
+    }
+
+    /// Every message, pinned: what a user reads when a connection fails. The driver's or
+    /// library's error is the source, never in the message.
+    #[test]
+    fn messages() {
+        use crate::token::TokenError;
+        const CAUSE: &str = "distinctive-driver-cause";
+        let cause = || -> BoxError { CAUSE.into() };
+        let server = || "127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com)".to_owned();
+        let mismatch = |presented: &[&str]| ConnectError::HostNameMismatch {
+            server: server(),
+            expected: "db.abc123.us-east-1.rds.amazonaws.com".into(),
+            presented: presented.iter().map(|name| name.to_string()).collect(),
+            source: cause(),
+        };
+        let rejection = |engine, retried, user: &str| ConnectError::LoginRejected {
+            server: server(),
+            engine,
+            user: user.into(),
+            endpoint: "db.abc123.us-east-1.rds.amazonaws.com:5432".into(),
+            region: "us-east-1".into(),
+            retried,
+            source: cause(),
+        };
+        for (e, text) in [
+            (
+                ConnectError::WrongEngine {
+                    connector: "PgConnector",
+                    found: Engine::Mariadb,
+                },
+                "the JDBC URL is for mariadb, which PgConnector does not connect to: use \
+                 rds_iam::mysql::MySqlConnector or rds_iam::connect_mysql (feature `mysql`)",
+            ),
+            (
+                ConnectError::WrongEngine {
+                    connector: "MySqlConnector",
+                    found: Engine::Postgresql,
+                },
+                "the JDBC URL is for postgresql, which MySqlConnector does not connect to: use \
+                 rds_iam::postgres::PgConnector or rds_iam::connect_postgres (feature `postgres`)",
+            ),
+            (
+                ConnectError::Parameter {
+                    key: "tcpKeepAlive".into(),
+                    accepted: "true or false",
+                },
+                "the URL parameter tcpKeepAlive has a value the connector cannot use: use true or \
+                 false",
+            ),
+            (
+                ConnectError::Token {
+                    user: "app".into(),
+                    endpoint: "db.abc123.us-east-1.rds.amazonaws.com:5432".into(),
+                    source: Box::new(ProviderError::Signing {
+                        endpoint: "db.abc123.us-east-1.rds.amazonaws.com:5432".into(),
+                        who: "app".into(),
+                        source: TokenError::InvalidHost { found: ' ' },
+                    }),
+                },
+                "could not get an IAM token for user `app` at \
+                 db.abc123.us-east-1.rds.amazonaws.com:5432, so no login was tried: fix what the \
+                 cause names (most often the AWS credentials available to this process; in a build \
+                 task, the task role)",
+            ),
+            (
+                ConnectError::Unreachable {
+                    server: "db.example.com:5432".into(),
+                    source: cause(),
+                },
+                "could not reach db.example.com:5432: check the host name and port, and that the \
+                 network (security group, VPC routes, tunnel) lets this machine reach it",
+            ),
+            (
+                ConnectError::Timeout {
+                    server: server(),
+                    after: Duration::from_millis(2500),
+                },
+                "127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) did not complete the \
+                 login within 2.5s: check that the address is the database's, that the network lets \
+                 this machine reach it, or raise the timeout (connectTimeout in the JDBC URL, \
+                 loginTimeout for PostgreSQL, or the connector builder's connect_timeout)",
+            ),
+            (
+                ConnectError::TlsRefused {
+                    server: "db.example.com:5432".into(),
+                    source: cause(),
+                },
+                "db.example.com:5432 refused TLS (it does not support SSL connections), and an IAM \
+                 login needs TLS (\"SSL connection required\"): check that this is the database's \
+                 address and port (not a proxy or tunnel that strips TLS) and that the server has \
+                 ssl on; the token was not sent",
+            ),
+            (
+                ConnectError::UntrustedCertificate {
+                    server: server(),
+                    detail: "self-signed certificate in certificate chain".into(),
+                    trusted: "the CA file /etc/rds.pem named by sslrootcert in the URL (108 \
+                              certificates)"
+                        .into(),
+                    source: cause(),
+                },
+                "the certificate of 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) is \
+                 not trusted (self-signed certificate in certificate chain); trusted were the CA \
+                 file /etc/rds.pem named by sslrootcert in the URL (108 certificates): give the CA \
+                 bundle that issued it (for RDS, \
+                 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) as sslrootcert \
+                 (PostgreSQL) or sslCa (MySQL) in the URL, or with .ca(CaSource::file(PATH)) on the \
+                 connector builder; the token was not sent",
+            ),
+            (
+                mismatch(&[]),
+                "the certificate of 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) is \
+                 for names that could not be read, not for db.abc123.us-east-1.rds.amazonaws.com: \
+                 connect with the name on the certificate, or, when dialling a tunnel or an IP \
+                 address, set iamHost to the RDS endpoint name (it is then both verified and \
+                 signed); the token was not sent",
+            ),
+            (
+                mismatch(&["a.example.com"]),
+                "the certificate of 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) is \
+                 for a.example.com, not for db.abc123.us-east-1.rds.amazonaws.com: connect with the \
+                 name on the certificate, or, when dialling a tunnel or an IP address, set iamHost \
+                 to the RDS endpoint name (it is then both verified and signed); the token was not \
+                 sent",
+            ),
+            (
+                mismatch(&["a.example.com", "b.example.com"]),
+                "the certificate of 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) is \
+                 for a.example.com, b.example.com, not for db.abc123.us-east-1.rds.amazonaws.com: \
+                 connect with the name on the certificate, or, when dialling a tunnel or an IP \
+                 address, set iamHost to the RDS endpoint name (it is then both verified and \
+                 signed); the token was not sent",
+            ),
+            (
+                ConnectError::Handshake {
+                    server: server(),
+                    source: cause(),
+                },
+                "the TLS handshake with 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) \
+                 failed: check that the server speaks TLS 1.2 or later on this port; the token was \
+                 not sent",
+            ),
+            (
+                rejection(Engine::Postgresql, true, "app\"user"),
+                "127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) rejected the IAM login \
+                 of user `app\"user`, also with a freshly minted token (token signed for \
+                 db.abc123.us-east-1.rds.amazonaws.com:5432 in us-east-1); likely causes: (1) the \
+                 database user is not granted rds_iam (as the master user: GRANT rds_iam TO \
+                 \"app\"\"user\";); (2) the IAM policy's rds-db:connect resource uses the cluster \
+                 or instance identifier instead of its resource id \
+                 (arn:aws:rds-db:us-east-1:ACCOUNT:dbuser:cluster-XXXX/app\"user or \
+                 db-XXXX/app\"user; see DbClusterResourceId / DbiResourceId); (3) the user name in \
+                 the policy's resource ARN differs from `app\"user` (case and spelling must match \
+                 exactly); (4) this machine's clock is off (a token is valid for 15 minutes from \
+                 its signing time: sync the clock with NTP); (5) the database is not in us-east-1 \
+                 or not at db.abc123.us-east-1.rds.amazonaws.com:5432 (the token is signed for that \
+                 region and endpoint: set iamRegion, or iamHost to the RDS endpoint name when \
+                 connecting through a tunnel or alias); (6) IAM database authentication is not \
+                 enabled on the instance or cluster",
+            ),
+            (
+                rejection(Engine::Mysql, false, "o'brien\\"),
+                "127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) rejected the IAM login \
+                 of user `o'brien\\` (token signed for db.abc123.us-east-1.rds.amazonaws.com:5432 \
+                 in us-east-1); likely causes: (1) the database user is not set up for IAM (as the \
+                 master user: CREATE USER 'o''brien\\\\' IDENTIFIED WITH AWSAuthenticationPlugin AS \
+                 'RDS';); (2) the IAM policy's rds-db:connect resource uses the cluster or instance \
+                 identifier instead of its resource id \
+                 (arn:aws:rds-db:us-east-1:ACCOUNT:dbuser:cluster-XXXX/o'brien\\ or \
+                 db-XXXX/o'brien\\; see DbClusterResourceId / DbiResourceId); (3) the user name in \
+                 the policy's resource ARN differs from `o'brien\\` (case and spelling must match \
+                 exactly); (4) this machine's clock is off (a token is valid for 15 minutes from \
+                 its signing time: sync the clock with NTP); (5) the database is not in us-east-1 \
+                 or not at db.abc123.us-east-1.rds.amazonaws.com:5432 (the token is signed for that \
+                 region and endpoint: set iamRegion, or iamHost to the RDS endpoint name when \
+                 connecting through a tunnel or alias); (6) IAM database authentication is not \
+                 enabled on the instance or cluster",
+            ),
+            (
+                ConnectError::Server {
+                    server: server(),
+                    source: cause(),
+                },
+                "the connection to 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) \
+                 failed: the cause is the server's or the driver's message (a missing database, too \
+                 many connections, a broken connection)",
+            ),
+            (
+                ConnectError::from_attempts(vec![
+                    ConnectError::Timeout {
+                        server: "a:5432".into(),
+                        after: Duration::from_secs(2),
+                    },
+                    ConnectError::Unreachable {
+                        server: "b:5432".into(),
+                        source: cause(),
+                    },
+                    ConnectError::Server {
+                        server: "c:5432".into(),
+                        source: cause(),
+                    },
+                ]),
+                "none of the 3 hosts accepted the connection (a:5432, b:5432, c:5432); the last \
+                 host's error follows",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
+            if let Some(source) = e.source() {
+                let source = source.to_string();
+                assert!(!text.contains(&source), "{source:?} repeated in: {text}");
+            }
+        }
+    }
+
+    /// A transparent variant shows its inner error once: its text, and the inner error's
+    /// source as its own (not the inner error again).
+    #[test]
+    fn wrapped_errors_are_shown_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "distinctive-io-cause");
+        let ca = || CaError::Read {
+            source_name: crate::tls::CaSource::file("/etc/rds.pem"),
+            hint: "the file is not there: check the path",
+            source: io(),
+        };
+        let region = || CredentialsError::MissingRegion {
+            needed_for: "assuming a role through STS",
+        };
+        for (e, inner) in [
+            (
+                ConnectError::from(PlanError::MissingUser),
+                PlanError::MissingUser.to_string(),
+            ),
+            (ConnectError::from(ca()), ca().to_string()),
+            (
+                ConnectError::from(TlsSetupError::VerifyCaWithoutCa),
+                TlsSetupError::VerifyCaWithoutCa.to_string(),
+            ),
+            (ConnectError::from(region()), region().to_string()),
+        ] {
+            assert_eq!(e.to_string(), inner);
+        }
+        let e = ConnectError::from(ca());
+        assert_eq!(e.source().unwrap().to_string(), "distinctive-io-cause");
     }
 }

@@ -171,6 +171,11 @@ impl Diagnostics {
                 Place::At(name) => format!("{} {name}", fault.preposition()),
                 Place::While(doing) => format!("while {doing}"),
             };
+            if let Fault::Expired(expired) = &fault {
+                // Credentials came, already expired: wherever they came from, the clock (or a
+                // stale source) is what to check.
+                check = vec![expired_check(expired)];
+            }
             format!("{fault} {place}, so no AWS credentials were loaded")
         };
         CredentialsError::Unavailable {
@@ -184,7 +189,19 @@ impl Diagnostics {
     fn failed_at(&self, source: &SourceDescription, fault: &Fault, out: &mut Vec<String>) -> Place {
         match source {
             SourceDescription::DefaultChain => {
-                if let Some(var) = self.container_variable() {
+                if *fault == Fault::InvalidConfiguration {
+                    // Any source of the chain may have refused its settings (a profile comes
+                    // before the container and instance metadata): the cause says which.
+                    out.push(format!(
+                        "the setting the cause names (in the environment, in profile `{}` in \
+                         {} / {}, or in the aws-config loader given to \
+                         CredentialsConfig::aws_config_loader)",
+                        self.profile_name(),
+                        self.config_file_label(),
+                        self.credentials_file_label()
+                    ));
+                    Place::At("the default AWS credentials chain".to_owned())
+                } else if let Some(var) = self.container_variable() {
                     out.push(fault.endpoint_check(var));
                     Place::At(format!("the container credentials endpoint ({var})"))
                 } else if self.web_identity_token_file_set {
@@ -279,7 +296,10 @@ impl Diagnostics {
                 self.credentials_file_label()
             )),
             SourceDescription::Static => {
-                out.push("the static credentials passed to the builder".to_owned());
+                out.push(
+                    "the static credentials given to CredentialsConfig::static_credentials"
+                        .to_owned(),
+                );
             }
             SourceDescription::AssumeRole { role_arn, base, .. } => {
                 out.push(role_check(role_arn));
@@ -295,7 +315,7 @@ impl Diagnostics {
         ));
         out.push(format!(
             "profile `{}` in {} / {}",
-            self.aws_profile.as_deref().unwrap_or("default"),
+            self.profile_name(),
             self.config_file_label(),
             self.credentials_file_label()
         ));
@@ -345,6 +365,11 @@ impl Diagnostics {
         }
     }
 
+    /// The profile the default chain reads.
+    fn profile_name(&self) -> &str {
+        self.aws_profile.as_deref().unwrap_or("default")
+    }
+
     fn config_file_label(&self) -> String {
         match &self.config_file {
             Some(path) => format!("AWS_CONFIG_FILE=`{path}`"),
@@ -377,6 +402,9 @@ enum Place {
 enum Fault {
     /// No source in the chain had credentials.
     NotFound,
+    /// A source refused its own settings (a profile without credentials source, an invalid
+    /// container credentials URI, ...).
+    InvalidConfiguration,
     /// No answer within the fetch deadline (`Some`), or an HTTP timeout.
     TimedOut(Option<Duration>),
     /// No connection could be made.
@@ -400,6 +428,7 @@ impl Fault {
             AwsCredentialsError::ProviderTimedOut(timeout) => {
                 return Self::TimedOut(Some(timeout.timeout_duration()));
             }
+            AwsCredentialsError::InvalidConfiguration(_) => return Self::InvalidConfiguration,
             _ => {}
         }
         let mut text = String::new();
@@ -435,16 +464,18 @@ impl Fault {
     fn preposition(&self) -> &'static str {
         match self {
             Self::Unreachable => "to",
+            Self::InvalidConfiguration => "in",
             _ => "from",
         }
     }
 
     /// Whether this is how a container credentials endpoint (an HTTP credentials provider)
-    /// fails, as opposed to STS.
+    /// fails, as opposed to STS. (Expired credentials under a role are STS's: the expiry is
+    /// checked on what the whole source hands out.)
     fn is_from_credentials_endpoint(&self) -> bool {
         matches!(
             self,
-            Self::Status(_) | Self::InvalidJson | Self::MissingField(_) | Self::Expired(_)
+            Self::Status(_) | Self::InvalidJson | Self::MissingField(_)
         )
     }
 
@@ -471,12 +502,8 @@ impl Fault {
                  object with AccessKeyId, SecretAccessKey, Token and Expiration (not a proxy's \
                  or another service's page)"
             ),
-            Self::Expired(expired) => format!(
-                "this machine's clock (it read {}), and that the endpoint hands out current \
-                 credentials",
-                Rfc3339(expired.now)
-            ),
-            Self::NotFound | Self::Other => format!(
+            Self::Expired(expired) => expired_check(expired),
+            Self::NotFound | Self::InvalidConfiguration | Self::Other => format!(
                 "that the endpoint {var} names is reachable and healthy, and, in ECS, that the \
                  task definition has a task role"
             ),
@@ -489,6 +516,7 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotFound => f.write_str("no AWS credentials found"),
+            Self::InvalidConfiguration => f.write_str("an invalid setting"),
             Self::TimedOut(Some(after)) if after.subsec_nanos() == 0 => {
                 write!(f, "no answer within {} s", after.as_secs())
             }
@@ -506,6 +534,14 @@ impl fmt::Display for Fault {
             Self::Other => f.write_str("an error"),
         }
     }
+}
+
+/// What to check for credentials that arrived already expired.
+fn expired_check(expired: &ExpiredOnArrival) -> String {
+    format!(
+        "this machine's clock (it read {}), and that the source hands out current credentials",
+        Rfc3339(expired.now)
+    )
 }
 
 fn role_check(role_arn: &str) -> String {
@@ -650,6 +686,12 @@ mod tests {
                 Fault::Expired(expired),
             ),
             (
+                AwsCredentialsError::invalid_configuration(
+                    "ProfileFile provider could not be built: invalid credential source",
+                ),
+                Fault::InvalidConfiguration,
+            ),
+            (
                 AwsCredentialsError::unhandled("something new"),
                 Fault::Other,
             ),
@@ -737,5 +779,267 @@ mod tests {
     fn empty_values_count_as_unset() {
         let env = Environment::from_vars([(ENV_CONTAINER_FULL_URI, "  ")]);
         assert_eq!(env.get(ENV_CONTAINER_FULL_URI), None);
+    }
+
+    /// Every kind of message, pinned: one per cause, and one per place a cause is found at.
+    #[test]
+    fn messages() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let off = Environment::from_vars([("AWS_EC2_METADATA_DISABLED", "true")]);
+        let ecs = Environment::from_vars([
+            (ENV_CONTAINER_FULL_URI, "http://127.0.0.1/creds"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]);
+        let ecs_harness = Environment::from_vars([
+            (ENV_CONTAINER_RELATIVE_URI, "/v2/credentials/x"),
+            (
+                ENV_HARNESS_BUILD_TASK_ROLE_ARN,
+                "arn:aws:iam::123456789012:role/build",
+            ),
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+        ]);
+        let web = Environment::from_vars([("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token")]);
+        let imds = Environment::from_vars([("AWS_PROFILE", "dev")]);
+        let profile = || SourceDescription::Profile("deploy".to_owned());
+        let role = |base| SourceDescription::AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/db".to_owned(),
+            region: "eu-west-1".to_owned(),
+            base: Box::new(base),
+        };
+        let unhandled = AwsCredentialsError::unhandled;
+        let status = |code: u16| {
+            AwsCredentialsError::provider_error(format!(
+                "Non-success status from HTTP credential provider: StatusCode({code})"
+            ))
+        };
+        let expired = ExpiredOnArrival {
+            expiry: UNIX_EPOCH + Duration::from_secs(1_709_164_800),
+            now: UNIX_EPOCH + Duration::from_secs(1_709_168_400),
+        };
+        for (source, env, cause, text) in [
+            (
+                SourceDescription::DefaultChain,
+                &off,
+                AwsCredentialsError::not_loaded("x"),
+                "no AWS credentials found: tried the default AWS credentials chain (environment \
+                 variables, shared config and credentials files, web identity token, ECS container \
+                 credentials, EC2 instance metadata); check environment: AWS_ACCESS_KEY_ID is not \
+                 set; profile `default` in ~/.aws/config / ~/.aws/credentials; ECS container \
+                 credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set, \
+                 AWS_CONTAINER_CREDENTIALS_FULL_URI is not set (ECS sets \
+                 AWS_CONTAINER_CREDENTIALS_RELATIVE_URI only in tasks whose task definition has a \
+                 task role); HARNESS_ECS_BUILD_TASK_ROLE_ARN is not set: on a Harness ECS runner it \
+                 must hold the ARN of the build task role; EC2 instance metadata: disabled by \
+                 AWS_EC2_METADATA_DISABLED=true",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs_harness,
+                AwsCredentialsError::not_loaded("x"),
+                "no AWS credentials found: tried the default AWS credentials chain (environment \
+                 variables, shared config and credentials files, web identity token, ECS container \
+                 credentials, EC2 instance metadata); check environment: AWS_ACCESS_KEY_ID is set; \
+                 profile `default` in ~/.aws/config / ~/.aws/credentials; web identity: \
+                 AWS_WEB_IDENTITY_TOKEN_FILE is set (AWS_ROLE_ARN must be set too); ECS container \
+                 credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set, \
+                 AWS_CONTAINER_CREDENTIALS_FULL_URI is not set (the container credentials endpoint \
+                 was tried: is it reachable, and does the task definition have a task role?); \
+                 HARNESS_ECS_BUILD_TASK_ROLE_ARN is `arn:aws:iam::123456789012:role/build`: the \
+                 build task must run with that role, and the role needs rds-db:connect; EC2 \
+                 instance metadata: on EC2, that the instance has an instance profile",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                AwsCredentialsError::provider_timed_out(Duration::from_secs(8)),
+                "no answer within 8 s from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that the endpoint is up and reachable from here (network, firewall, proxy \
+                 settings)",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                unhandled("dispatch failure: timeout: HTTP read timeout occurred after 5s"),
+                "a timeout from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that the endpoint is up and reachable from here (network, firewall, proxy \
+                 settings)",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                unhandled("dispatch failure: io error: Connection refused"),
+                "no connection to the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that the endpoint is up and reachable from here (network, firewall, proxy \
+                 settings)",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                status(500),
+                "HTTP 500 from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that the endpoint is healthy: a 5xx status is its own failure (its logs say why); \
+                 a later attempt may succeed",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                status(403),
+                "HTTP 403 from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that AWS_CONTAINER_CREDENTIALS_FULL_URI names the right endpoint and path, that \
+                 the authorization token it needs (AWS_CONTAINER_AUTHORIZATION_TOKEN or _FILE) is \
+                 set, and, in ECS, that the task definition has a task role",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                unhandled("invalid JSON in response: Error at offset 0"),
+                "invalid JSON from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that AWS_CONTAINER_CREDENTIALS_FULL_URI points at a container credentials \
+                 endpoint, which answers a JSON object with AccessKeyId, SecretAccessKey, Token and \
+                 Expiration (not a proxy's or another service's page)",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                unhandled("Expected field `Token` in response but it was missing"),
+                "no `Token` in the answer from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that AWS_CONTAINER_CREDENTIALS_FULL_URI points at a container credentials \
+                 endpoint, which answers a JSON object with AccessKeyId, SecretAccessKey, Token and \
+                 Expiration (not a proxy's or another service's page)",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                AwsCredentialsError::provider_error(expired),
+                "credentials that had expired at 2024-02-29T00:00:00Z from the container \
+                 credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials \
+                 were loaded; check this machine's clock (it read 2024-02-29T01:00:00Z), and that \
+                 the source hands out current credentials",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &ecs,
+                unhandled("something new"),
+                "an error from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check \
+                 that the endpoint AWS_CONTAINER_CREDENTIALS_FULL_URI names is reachable and \
+                 healthy, and, in ECS, that the task definition has a task role",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &web,
+                unhandled("something new"),
+                "an error while assuming a role with the web identity token \
+                 (AWS_WEB_IDENTITY_TOKEN_FILE), so no AWS credentials were loaded; check that \
+                 AWS_ROLE_ARN names a role whose trust policy accepts the web identity token in \
+                 AWS_WEB_IDENTITY_TOKEN_FILE, and that STS is reachable",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &imds,
+                AwsCredentialsError::provider_timed_out(Duration::from_secs(8)),
+                "no answer within 8 s from the EC2 instance metadata service, so no AWS credentials \
+                 were loaded; check that this runs on EC2 with an instance profile, and that the \
+                 instance metadata service is reachable",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &off,
+                unhandled("something new"),
+                "an error from the default AWS credentials chain, so no AWS credentials were \
+                 loaded; check environment: AWS_ACCESS_KEY_ID is not set; profile `default` in \
+                 ~/.aws/config / ~/.aws/credentials; ECS container credentials: \
+                 AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set, \
+                 AWS_CONTAINER_CREDENTIALS_FULL_URI is not set (ECS sets \
+                 AWS_CONTAINER_CREDENTIALS_RELATIVE_URI only in tasks whose task definition has a \
+                 task role); HARNESS_ECS_BUILD_TASK_ROLE_ARN is not set: on a Harness ECS runner it \
+                 must hold the ARN of the build task role; EC2 instance metadata: disabled by \
+                 AWS_EC2_METADATA_DISABLED=true",
+            ),
+            (
+                SourceDescription::DefaultChain,
+                &imds,
+                AwsCredentialsError::invalid_configuration("bad profile"),
+                "an invalid setting in the default AWS credentials chain, so no AWS credentials \
+                 were loaded; check the setting the cause names (in the environment, in profile \
+                 `dev` in ~/.aws/config / ~/.aws/credentials, or in the aws-config loader given to \
+                 CredentialsConfig::aws_config_loader)",
+            ),
+            (
+                profile(),
+                &off,
+                AwsCredentialsError::not_loaded("x"),
+                "no AWS credentials found: tried the AWS profile `deploy`; check that profile \
+                 `deploy` exists in ~/.aws/config or ~/.aws/credentials and has credentials, a \
+                 role, or SSO settings",
+            ),
+            (
+                profile(),
+                &off,
+                AwsCredentialsError::invalid_configuration("bad profile"),
+                "an invalid setting in the AWS profile `deploy`, so no AWS credentials were loaded; \
+                 check that profile `deploy` exists in ~/.aws/config or ~/.aws/credentials and has \
+                 credentials, a role, or SSO settings",
+            ),
+            (
+                SourceDescription::Static,
+                &off,
+                unhandled("something new"),
+                "an error from the static credentials given, so no AWS credentials were loaded; \
+                 check the static credentials given to CredentialsConfig::static_credentials",
+            ),
+            (
+                role(SourceDescription::Static),
+                &off,
+                AwsCredentialsError::not_loaded("x"),
+                "no AWS credentials found: tried assuming role `arn:aws:iam::123456789012:role/db` \
+                 through STS in `eu-west-1` with source credentials from the static credentials \
+                 given; check that the role ARN `arn:aws:iam::123456789012:role/db` is right, that \
+                 its trust policy lets the source identity call sts:AssumeRole (and the external \
+                 id, if it requires one), and that STS is reachable on port 443; the static \
+                 credentials given to CredentialsConfig::static_credentials",
+            ),
+            (
+                role(SourceDescription::DefaultChain),
+                &off,
+                AwsCredentialsError::provider_timed_out(Duration::from_secs(8)),
+                "no answer within 8 s while assuming role `arn:aws:iam::123456789012:role/db` \
+                 through STS in `eu-west-1`, so no AWS credentials were loaded; check that the role \
+                 ARN `arn:aws:iam::123456789012:role/db` is right, that its trust policy lets the \
+                 source identity call sts:AssumeRole (and the external id, if it requires one), and \
+                 that STS is reachable on port 443",
+            ),
+            (
+                role(SourceDescription::DefaultChain),
+                &ecs,
+                status(404),
+                "HTTP 404 from the container credentials endpoint \
+                 (AWS_CONTAINER_CREDENTIALS_FULL_URI) (the source credentials for assuming role \
+                 `arn:aws:iam::123456789012:role/db`), so no AWS credentials were loaded; check \
+                 that AWS_CONTAINER_CREDENTIALS_FULL_URI names the right endpoint and path, that \
+                 the authorization token it needs (AWS_CONTAINER_AUTHORIZATION_TOKEN or _FILE) is \
+                 set, and, in ECS, that the task definition has a task role",
+            ),
+            (
+                role(SourceDescription::DefaultChain),
+                &web,
+                AwsCredentialsError::provider_error(expired),
+                "credentials that had expired at 2024-02-29T00:00:00Z while assuming role \
+                 `arn:aws:iam::123456789012:role/db` through STS in `eu-west-1`, so no AWS \
+                 credentials were loaded; check this machine's clock (it read \
+                 2024-02-29T01:00:00Z), and that the source hands out current credentials",
+            ),
+        ] {
+            let err = Diagnostics::new(source, env).unavailable(Arc::new(cause));
+            assert_eq!(err.to_string(), text);
+        }
     }
 }

@@ -53,3 +53,50 @@ impl CredentialsError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// Every message, pinned (the texts of `Unavailable`'s parts, per cause, are pinned in
+    /// `diagnostics`); the cause is the source, not repeated in the message.
+    #[test]
+    fn messages() {
+        let unavailable = CredentialsError::Unavailable {
+            problem: "HTTP 500 from the container credentials endpoint \
+                      (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded"
+                .into(),
+            check: "that the endpoint is healthy".into(),
+            source: Arc::new(AwsCredentialsError::provider_error(
+                "distinctive-cause-text StatusCode(500)",
+            )),
+        };
+        assert_eq!(
+            unavailable.to_string(),
+            "HTTP 500 from the container credentials endpoint \
+             (AWS_CONTAINER_CREDENTIALS_FULL_URI), so no AWS credentials were loaded; check that \
+             the endpoint is healthy"
+        );
+        let source = unavailable.source().unwrap();
+        assert!(
+            !unavailable.to_string().contains(&source.to_string()),
+            "{unavailable}"
+        );
+        assert!(
+            std::iter::successors(Some(source), |e| (*e).source())
+                .any(|e| e.to_string().contains("distinctive-cause-text"))
+        );
+
+        let missing = CredentialsError::MissingRegion {
+            needed_for: "assuming a role through STS",
+        };
+        assert_eq!(
+            missing.to_string(),
+            "no AWS region is set for assuming a role through STS: set AWS_REGION (or `region` \
+             in the AWS profile), or give it to CredentialsConfig::region; it is never guessed"
+        );
+        assert!(missing.source().is_none());
+    }
+}

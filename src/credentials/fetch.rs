@@ -103,3 +103,24 @@ impl fmt::Display for ExpiredOnArrival {
 }
 
 impl std::error::Error for ExpiredOnArrival {}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    /// The cause under a "credentials that had expired at ..." message: the times are in that
+    /// message, not here.
+    #[test]
+    fn expired_on_arrival_message() {
+        let expired = ExpiredOnArrival {
+            expiry: UNIX_EPOCH,
+            now: UNIX_EPOCH + Duration::from_secs(1),
+        };
+        assert_eq!(
+            expired.to_string(),
+            "the credentials received had already expired"
+        );
+    }
+}

@@ -84,16 +84,21 @@ pub enum ConfigError {
     Missing(&'static str),
     /// The endpoint host name is empty.
     #[error(
-        "the emulated endpoint host name is empty: give the RDS name the tokens are signed for, e.g. mydb.cluster-abc123.us-east-1.rds.amazonaws.com"
+        "the emulated endpoint host name is empty: give EmulatorConfigBuilder::endpoint the RDS \
+         name the tokens are signed for, e.g. mydb.cluster-abc123.us-east-1.rds.amazonaws.com"
     )]
     EmptyEndpointHost,
     /// The region is empty.
     #[error(
-        "the emulated region is empty: give the region the tokens are signed for, e.g. us-east-1"
+        "the emulated region is empty: give EmulatorConfigBuilder::region the region the tokens \
+         are signed for, e.g. us-east-1"
     )]
     EmptyRegion,
     /// The endpoint port is 0.
-    #[error("the emulated endpoint port is 0: give the port the tokens are signed for, e.g. 5432")]
+    #[error(
+        "the emulated endpoint port is 0: give EmulatorConfigBuilder::endpoint the port the \
+         tokens are signed for, e.g. 5432"
+    )]
     ZeroEndpointPort,
     /// The connection limit is 0.
     #[error("the connection limit is 0: give EmulatorConfigBuilder::max_connections at least 1")]
@@ -432,6 +437,45 @@ mod tests {
         let debug = format!("{config:?}");
         for secret in ["backendpw", "SECRETKEY", "SESSIONTOKEN"] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
+
+    /// Every message, pinned: each names the builder method that fixes it.
+    #[test]
+    fn messages() {
+        for (e, text) in [
+            (
+                ConfigError::Missing("credentials"),
+                "the emulator needs its credentials: set it with \
+                 EmulatorConfigBuilder::credentials",
+            ),
+            (
+                ConfigError::EmptyEndpointHost,
+                "the emulated endpoint host name is empty: give EmulatorConfigBuilder::endpoint \
+                 the RDS name the tokens are signed for, e.g. \
+                 mydb.cluster-abc123.us-east-1.rds.amazonaws.com",
+            ),
+            (
+                ConfigError::EmptyRegion,
+                "the emulated region is empty: give EmulatorConfigBuilder::region the region the \
+                 tokens are signed for, e.g. us-east-1",
+            ),
+            (
+                ConfigError::ZeroEndpointPort,
+                "the emulated endpoint port is 0: give EmulatorConfigBuilder::endpoint the port \
+                 the tokens are signed for, e.g. 5432",
+            ),
+            (
+                ConfigError::ZeroMaxConnections,
+                "the connection limit is 0: give EmulatorConfigBuilder::max_connections at least 1",
+            ),
+            (
+                ConfigError::ZeroHandshakeTimeout,
+                "the handshake timeout is 0: give EmulatorConfigBuilder::handshake_timeout a \
+                 positive duration",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
         }
     }
 }

@@ -100,8 +100,13 @@ pub enum EmulatorError {
         /// The cause.
         source: native_tls::Error,
     },
-    /// The test CA could not be generated.
-    #[error("could not generate the test CA and server certificate")]
+    /// The test CA could not be generated (for example for an endpoint host name that is not
+    /// ASCII).
+    #[error(
+        "could not generate the test CA and a server certificate for the endpoint host: give \
+         EmulatorConfigBuilder::endpoint an ASCII host name or an IP address, or give a \
+         certificate and key (EmulatorConfigBuilder::tls with TlsIdentity::PemFiles)"
+    )]
     GenerateCa {
         /// The cause.
         source: rcgen::Error,
@@ -547,5 +552,66 @@ fn refuse_over_limit(stream: TcpStream, engine: Engine) {
     }
     if let Err(error) = sent {
         tracing::debug!(target: "rds_iam::emulator", %error, "could not send the connection-limit error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// Every message of [`EmulatorError`], pinned; the cause is the source, not in the message.
+    #[test]
+    fn messages() {
+        let io = || io::Error::other("distinctive-io-cause");
+        let Err(tls) = native_tls::Identity::from_pkcs8(b"no", b"key") else {
+            panic!("an identity from nothing")
+        };
+        let Err(rcgen) = rcgen::CertificateParams::new(vec!["bücher.example".to_owned()]) else {
+            panic!("a certificate name that is not ASCII")
+        };
+        for (e, text) in [
+            (
+                EmulatorError::Bind {
+                    addr: "127.0.0.1:15432".parse().unwrap(),
+                    source: io(),
+                },
+                "could not listen on 127.0.0.1:15432: pick a free address, or port 0 for any \
+                 free port",
+            ),
+            (
+                EmulatorError::ReadTlsFile {
+                    path: "/etc/emulator/cert.pem".into(),
+                    source: io(),
+                },
+                "could not read TLS file /etc/emulator/cert.pem: check that it exists and is \
+                 readable",
+            ),
+            (
+                EmulatorError::TlsIdentity { source: tls },
+                "the TLS certificate and key are not a usable identity: give a PEM certificate \
+                 chain and its PKCS#8 PEM private key",
+            ),
+            (
+                EmulatorError::GenerateCa { source: rcgen },
+                "could not generate the test CA and a server certificate for the endpoint host: \
+                 give EmulatorConfigBuilder::endpoint an ASCII host name or an IP address, or \
+                 give a certificate and key (EmulatorConfigBuilder::tls with \
+                 TlsIdentity::PemFiles)",
+            ),
+            (
+                EmulatorError::WriteCa {
+                    path: "/tmp/emulator-ca.pem".into(),
+                    source: io(),
+                },
+                "could not write the test CA certificate to /tmp/emulator-ca.pem: check the \
+                 directory exists and is writable",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
+            let source = e.source().expect("every variant has a cause").to_string();
+            assert!(!text.contains(&source), "{source:?} repeated in: {text}");
+        }
     }
 }

@@ -185,4 +185,24 @@ mod tests {
         .unwrap();
         assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");
     }
+
+    /// A name rcgen cannot put in a certificate (not ASCII) is refused with the builder
+    /// method to fix; rcgen's words are the source.
+    #[test]
+    fn a_name_that_cannot_be_certified_names_the_fix() {
+        let Err(err) = server_tls(
+            &TlsIdentity::GenerateTestCa { write_ca_to: None },
+            "bücher.example",
+        ) else {
+            panic!("a certificate for a non-ASCII name")
+        };
+        assert!(matches!(err, EmulatorError::GenerateCa { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("EmulatorConfigBuilder::endpoint"),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("bücher.example"), "{source}");
+        assert!(!err.to_string().contains(&source), "{err}");
+    }
 }

@@ -770,4 +770,48 @@ mod tests {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }
+
+    /// Every reason, pinned: what a login record and the log say about a refused login.
+    #[test]
+    fn rejection_messages() {
+        for (rejection, text) in [
+            (Rejection::NoTls, "the client did not use TLS"),
+            (
+                Rejection::Malformed("X-Amz-Date is missing"),
+                "the password is not a valid token: X-Amz-Date is missing",
+            ),
+            (
+                Rejection::WrongAccessKey,
+                "the token is signed with an unknown access key id",
+            ),
+            (
+                Rejection::BadSignature,
+                "the token signature does not match",
+            ),
+            (
+                Rejection::WrongService,
+                "the token is not signed for service rds-db",
+            ),
+            (
+                Rejection::WrongRegion,
+                "the token is signed for another region",
+            ),
+            (
+                Rejection::WrongHost,
+                "the token is signed for another host:port",
+            ),
+            (
+                Rejection::WrongSessionToken,
+                "the token carries the wrong session token",
+            ),
+            (
+                Rejection::WrongUser,
+                "the token is signed for another database user",
+            ),
+            (Rejection::NotYetValid, "the token is dated in the future"),
+            (Rejection::Expired, "the token has expired"),
+        ] {
+            assert_eq!(rejection.to_string(), text);
+        }
+    }
 }

@@ -104,3 +104,118 @@ pub enum JdbcUrlError {
         pem_key: &'static str,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jdbc::JdbcUrl;
+
+    /// Every message, pinned: what a user reads when a URL is refused.
+    #[test]
+    fn messages() {
+        for (e, text) in [
+            (
+                JdbcUrlError::NotJdbc,
+                "not a JDBC URL: it must start with jdbc:aws-wrapper:postgresql://, \
+                 jdbc:aws-wrapper:mysql://, jdbc:aws-wrapper:mariadb:// (IAM-capable) or \
+                 jdbc:postgresql://, jdbc:mysql://, jdbc:mariadb://",
+            ),
+            (
+                JdbcUrlError::UppercasePrefix(Engine::Mysql),
+                "the JDBC prefix must be lower case: write jdbc:aws-wrapper:mysql:// (or \
+                 jdbc:mysql://), exactly as the AWS JDBC wrapper expects",
+            ),
+            (
+                JdbcUrlError::UnknownEngine,
+                "unsupported database engine in the JDBC URL: use postgresql, mysql or mariadb \
+                 (for example jdbc:aws-wrapper:postgresql://host:5432/db)",
+            ),
+            (
+                JdbcUrlError::MissingHost(Engine::Postgresql),
+                "the JDBC URL names no host: write it as \
+                 jdbc:aws-wrapper:postgresql://HOST[:PORT]/DATABASE (the host is needed to \
+                 connect and to sign the IAM token)",
+            ),
+            (
+                JdbcUrlError::InvalidHost {
+                    index: 2,
+                    reason: "is empty",
+                },
+                "host number 2 in the JDBC URL is empty: write each host as NAME[:PORT] or \
+                 [IPv6]:PORT, separated by commas",
+            ),
+            (
+                JdbcUrlError::InvalidPort { index: 1 },
+                "the port of host number 1 in the JDBC URL is not a number from 1 to 65535: fix \
+                 it or leave it out to use the default port",
+            ),
+            (
+                JdbcUrlError::MalformedEscape {
+                    part: "the password before @".into(),
+                },
+                "malformed percent escape in the password before @: write a literal % as %25 \
+                 (and a literal + in a parameter as %2B)",
+            ),
+            (
+                JdbcUrlError::InvalidUtf8 {
+                    part: "the value of `user`".into(),
+                },
+                "percent escapes in the value of `user` do not decode to UTF-8 text: encode the \
+                 text as UTF-8 before escaping it",
+            ),
+            (
+                JdbcUrlError::EmptyKey,
+                "a query parameter in the JDBC URL has an empty name (`=value`): add the name or \
+                 remove it",
+            ),
+            (
+                JdbcUrlError::InvalidValue {
+                    key: "iamDefaultPort",
+                    accepted: "a port number from 1 to 65535",
+                },
+                "invalid value for the JDBC URL parameter `iamDefaultPort`: accepted values are \
+                 a port number from 1 to 65535",
+            ),
+            (
+                JdbcUrlError::WrongEngine {
+                    key: "sslmode",
+                    engine: Engine::Mariadb,
+                    fix: "for MySQL and MariaDB use sslMode=VERIFY_IDENTITY (or VERIFY_CA, \
+                          REQUIRED)",
+                },
+                "`sslmode` is not a mariadb parameter (the mariadb driver would silently ignore \
+                 it): for MySQL and MariaDB use sslMode=VERIFY_IDENTITY (or VERIFY_CA, REQUIRED)",
+            ),
+            (
+                JdbcUrlError::JksTrustStore { pem_key: "sslCa" },
+                "trustCertificateKeyStoreUrl (a Java KeyStore) is not supported: export the CA \
+                 certificates to a PEM file (keytool -exportcert -rfc) and give its path as \
+                 sslCa=/path/to/ca.pem",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    /// A refused value never appears in the message, however it is refused: only the
+    /// parameter's name (or the URL part) does.
+    #[test]
+    fn no_message_echoes_a_value() {
+        const SECRET: &str = "S3cretValue";
+        for url in [
+            "jdbc:aws-wrapper:postgresql://u:S3cretValue%zz@h/d",
+            "jdbc:aws-wrapper:postgresql://u:S3cretValue%FF@h/d",
+            "jdbc:aws-wrapper:postgresql://h/d?password=S3cretValue%zz",
+            "jdbc:aws-wrapper:postgresql://h/d?sslpassword=S3cretValue%FF",
+            "jdbc:aws-wrapper:postgresql://h/d?iamRegion=S3cretValue!",
+            "jdbc:aws-wrapper:postgresql://h/d?iamExpiration=S3cretValue",
+            "jdbc:aws-wrapper:mysql://h/d?sslmode=S3cretValue",
+            "jdbc:aws-wrapper:postgresql://h/d?trustCertificateKeyStoreUrl=S3cretValue",
+            "jdbc:aws-wrapper:postgresql://h:S3cretValue/d",
+        ] {
+            let e = JdbcUrl::parse(url).unwrap_err();
+            assert!(!e.to_string().contains(SECRET), "{url}: {e}");
+            assert!(!format!("{e:?}").contains(SECRET), "{url}: {e:?}");
+        }
+    }
+}

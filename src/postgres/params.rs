@@ -140,6 +140,17 @@ mod tests {
             "the URL parameter loginTimeout has a value the connector cannot use: use a whole \
              number of seconds (0: no limit)"
         );
-        assert!(read("targetServerType=preferSecondary").is_err());
+        assert_eq!(
+            read("tcpKeepAlive=S3cretValue").unwrap_err().to_string(),
+            "the URL parameter tcpKeepAlive has a value the connector cannot use: use true or \
+             false"
+        );
+        assert_eq!(
+            read("targetServerType=preferSecondary")
+                .unwrap_err()
+                .to_string(),
+            "the URL parameter targetServerType has a value the connector cannot use: use any, \
+             primary (master) or secondary (standby)"
+        );
     }
 }

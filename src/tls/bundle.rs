@@ -491,4 +491,103 @@ mod tests {
         );
         assert!(std::error::Error::source(&err).is_some());
     }
+
+    /// Every message, pinned; the I/O or parser error is the source, not in the message.
+    #[test]
+    fn messages() {
+        use std::error::Error as _;
+        let url_file = || CaSource::UrlFile {
+            parameter: "sslrootcert",
+            path: "/etc/rds.pem".into(),
+        };
+        let file = || CaSource::file("/etc/ca.pem");
+        let read = |source_name: CaSource, kind: io::ErrorKind| {
+            let source = io::Error::new(kind, "distinctive-io-cause");
+            CaError::Read {
+                hint: read_hint(&source_name, &source),
+                source_name,
+                source,
+            }
+        };
+        let Err(parse_error) = native_tls::Certificate::from_pem(b"not a certificate") else {
+            panic!("not a certificate, yet parsed")
+        };
+        for (e, text) in [
+            (
+                read(CaSource::MountedBuildTaskBundle, io::ErrorKind::NotFound),
+                "cannot read the build-task CA file /etc/ssl/certs/dbops/root_ca.crt (mounted \
+                 from AWS Secrets Manager): the file is not there: mount the CA secret into the \
+                 build task \
+                 (HARNESS_SECRET_FILE_MAPPINGS=HARNESS_CERT_0:/etc/ssl/certs/dbops/root_ca.crt \
+                 and HARNESS_CI_MOUNT_VOLUMES with the same path on both sides)",
+            ),
+            (
+                read(url_file(), io::ErrorKind::NotFound),
+                "cannot read the CA file /etc/rds.pem named by sslrootcert in the URL: the file \
+                 is not there: fix the path in the JDBC URL (relative paths are relative to the \
+                 working directory)",
+            ),
+            (
+                read(file(), io::ErrorKind::NotFound),
+                "cannot read the CA file /etc/ca.pem: the file is not there: check the path",
+            ),
+            (
+                read(file(), io::ErrorKind::PermissionDenied),
+                "cannot read the CA file /etc/ca.pem: permission denied: make the file readable \
+                 by this process's user",
+            ),
+            (
+                read(url_file(), io::ErrorKind::IsADirectory),
+                "cannot read the CA file /etc/rds.pem named by sslrootcert in the URL: it is a \
+                 directory: give the PEM file inside it",
+            ),
+            (
+                read(file(), io::ErrorKind::Other),
+                "cannot read the CA file /etc/ca.pem: check that the path names a readable PEM \
+                 file",
+            ),
+            (
+                CaError::Empty {
+                    source_name: CaSource::pem(""),
+                },
+                "the CA PEM text given to the connector is empty: it must hold the PEM \
+                 certificates of the CA that signed the database's certificate (for RDS, the \
+                 bundle from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)",
+            ),
+            (
+                CaError::NoCertificate {
+                    source_name: file(),
+                    found: "; found PRIVATE KEY".into(),
+                },
+                "the CA file /etc/ca.pem holds no PEM certificate (no -----BEGIN CERTIFICATE----- \
+                 block; found PRIVATE KEY): give the CA bundle in PEM form (for RDS, \
+                 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)",
+            ),
+            (
+                CaError::Unterminated {
+                    source_name: url_file(),
+                    index: 2,
+                    label: "CERTIFICATE".into(),
+                },
+                "block 2 of the CA file /etc/rds.pem named by sslrootcert in the URL (-----BEGIN \
+                 CERTIFICATE-----) has no -----END CERTIFICATE----- line: the file is cut short \
+                 or garbled; download or copy it again",
+            ),
+            (
+                CaError::InvalidCertificate {
+                    source_name: file(),
+                    index: 3,
+                    total: 108,
+                    source: parse_error,
+                },
+                "certificate 3 of 108 in the CA file /etc/ca.pem is not a valid X.509 \
+                 certificate: the file is garbled; download or copy the CA bundle again",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
+            if let Some(source) = e.source() {
+                assert!(!text.contains(&source.to_string()), "{text}");
+            }
+        }
+    }
 }

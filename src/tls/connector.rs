@@ -24,9 +24,11 @@ pub enum TlsSetupError {
     VerifyCaWithoutCa,
     /// `verify-full` with nothing trusted: the system trust store is off and no CA is given.
     #[error(
-        "sslmode {mode} verifies the server certificate, but no CA is trusted (the system trust \
-         store is off and no CA file is given): give the CA bundle (sslrootcert/sslCa in the URL, \
-         or a CA source in the builder) or turn the system trust store back on"
+        "TLS mode {mode} verifies the server certificate, but no CA is trusted (the system \
+         trust store is off and no CA source is given): give the CA bundle that issued the \
+         database's certificate as sslrootcert (PostgreSQL) or sslCa (MySQL) in the URL, or with \
+         .ca(CaSource::file(PATH)) on the connector builder; or turn the system trust store back \
+         on (.system_roots(true) on the connector builder, TrustConfig::with_system_roots(true))"
     )]
     NothingTrusted {
         /// The mode asked for.
@@ -119,5 +121,52 @@ pub(crate) fn check(bundle: &CaBundle, mode: TlsMode) -> Result<(), TlsSetupErro
             Err(TlsSetupError::NothingTrusted { mode })
         }
         TlsMode::VerifyCa | TlsMode::VerifyFull => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// Every message, pinned; the TLS library's error is the source, not in the message.
+    #[test]
+    fn messages() {
+        assert_eq!(
+            TlsSetupError::VerifyCaWithoutCa.to_string(),
+            "TLS mode verify-ca trusts only the CA certificates given, never the system trust \
+             store (it does not check the host name, so a certificate for any name from any \
+             public CA would pass), and no CA was given: give the CA bundle that issued the \
+             database's certificate (for RDS, \
+             https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) as sslrootcert \
+             (PostgreSQL) or sslCa (MySQL) in the URL, or with .ca(CaSource::file(PATH)) on the \
+             connector builder; or use verify-full (sslmode=verify-full, \
+             sslMode=VERIFY_IDENTITY), which also checks the host name"
+        );
+        assert_eq!(
+            TlsSetupError::NothingTrusted {
+                mode: TlsMode::VerifyFull
+            }
+            .to_string(),
+            "TLS mode verify-full verifies the server certificate, but no CA is trusted (the \
+             system trust store is off and no CA source is given): give the CA bundle that \
+             issued the database's certificate as sslrootcert (PostgreSQL) or sslCa (MySQL) in \
+             the URL, or with .ca(CaSource::file(PATH)) on the connector builder; or turn the \
+             system trust store back on (.system_roots(true) on the connector builder, \
+             TrustConfig::with_system_roots(true))"
+        );
+        let Err(source) = native_tls::Certificate::from_pem(b"not a certificate") else {
+            panic!("not a certificate, yet parsed")
+        };
+        let cause = source.to_string();
+        let e = TlsSetupError::Build { source };
+        assert_eq!(
+            e.to_string(),
+            "the TLS library could not set up a TLS client: check the system's OpenSSL \
+             installation"
+        );
+        assert_eq!(e.source().unwrap().to_string(), cause);
+        assert!(!cause.is_empty() && !e.to_string().contains(&cause));
     }
 }

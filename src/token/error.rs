@@ -98,3 +98,88 @@ pub enum TokenError {
     )]
     TimeAfterYear9999,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    /// Every message, pinned: what a user reads when a token cannot be signed.
+    #[test]
+    fn messages() {
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        for (e, text) in [
+            (
+                TokenError::EmptyHost,
+                "the signing host is empty; pass the database endpoint's DNS name (e.g. \
+                 mydb.cluster-abc123.us-east-1.rds.amazonaws.com)",
+            ),
+            (
+                TokenError::InvalidHost { found: '/' },
+                "the signing host contains '/', which no host name has; pass a DNS name, an IPv4 \
+                 address or an IPv6 address (with or without brackets), and the port in its own \
+                 field",
+            ),
+            (
+                TokenError::InvalidPort,
+                "port 0 is not a database port; pass the port the database listens on (e.g. \
+                 5432 or 3306)",
+            ),
+            (
+                TokenError::EmptyUser,
+                "the database user name is empty; pass the IAM-enabled database user to log in as",
+            ),
+            (
+                TokenError::EmptyRegion,
+                "the region is empty; pass the database's AWS region (e.g. us-east-1): it is \
+                 part of the signature and is never guessed",
+            ),
+            (
+                TokenError::InvalidRegion { found: 'U' },
+                "the region contains 'U'; AWS region names have only lower-case letters, digits \
+                 and '-' (e.g. us-east-1, cn-north-1, us-gov-west-1)",
+            ),
+            (
+                TokenError::IncompleteCredentials,
+                "the credentials have an empty access key id or secret access key; check where \
+                 they come from (environment variables, profile, role)",
+            ),
+            (
+                TokenError::CredentialsExpired {
+                    expiry: at(1_709_164_800),
+                    at: at(1_709_164_801),
+                },
+                "the AWS credentials expired at 2024-02-29T00:00:00Z, at or before the signing \
+                 time 2024-02-29T00:00:01Z, so no database would accept a token signed with \
+                 them: sign with fresh credentials (fetch them again from their source), or \
+                 check the signing time",
+            ),
+            (
+                TokenError::ExpiryOutOfRange {
+                    expires_in: Duration::from_secs(604_801),
+                },
+                "DSQL token expiry 604801s is out of range: use whole seconds from 1 to 604800 \
+                 (7 days); the default is 900 (15 minutes)",
+            ),
+            (
+                TokenError::UnknownDsqlAction {
+                    found: "DbAdmin".into(),
+                },
+                "unknown DSQL action \"DbAdmin\"; use DbConnect or DbConnectAdmin",
+            ),
+            (
+                TokenError::TimeBeforeEpoch,
+                "the signing time is before 1970-01-01T00:00:00Z; sign at the current time (a \
+                 Clock's now(), or SystemTime::now())",
+            ),
+            (
+                TokenError::TimeAfterYear9999,
+                "the signing time is after 9999-12-31T23:59:59Z, which SigV4 dates cannot \
+                 express; sign at the current time (a Clock's now(), or SystemTime::now())",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+}

@@ -576,6 +576,43 @@ async fn assume_role_without_a_region_is_an_error_not_us_east_1() {
     assert_eq!(provider.stats().fetches, 0);
 }
 
+/// A profile aws-config refuses (a `role_arn` without `source_profile` or `credential_source`)
+/// stops the default chain: the message says a setting is invalid and points at the profile,
+/// not at instance metadata or at sources that were never asked.
+#[tokio::test]
+async fn an_invalid_profile_is_reported_as_an_invalid_setting() {
+    let clock = ManualClock::new(at(T0));
+    let env = AwsEnv::empty().var("AWS_PROFILE", "deploy");
+    let var = |wanted: &str| {
+        let (_, value) = env.vars().iter().find(|(name, _)| name == wanted).unwrap();
+        value.clone()
+    };
+    let (config_file, credentials_file) =
+        (var("AWS_CONFIG_FILE"), var("AWS_SHARED_CREDENTIALS_FILE"));
+    std::fs::write(
+        &config_file,
+        format!("[profile deploy]\nrole_arn = {ROLE_ARN}\n"),
+    )
+    .unwrap();
+    let provider = env.config(&clock).build().await.unwrap();
+
+    let err = provider.credentials().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "an invalid setting in the default AWS credentials chain, so no AWS credentials were \
+             loaded; check the setting the cause names (in the environment, in profile `deploy` \
+             in AWS_CONFIG_FILE=`{config_file}` / \
+             AWS_SHARED_CREDENTIALS_FILE=`{credentials_file}`, or in the aws-config loader given \
+             to CredentialsConfig::aws_config_loader)"
+        )
+    );
+    // The cause (aws-config's words about the profile) is the source, said once.
+    let chain = error_chain(&err);
+    assert!(chain.contains("source_profile"), "{chain}");
+    assert!(!err.to_string().contains("source_profile"), "{err}");
+}
+
 #[tokio::test]
 async fn debug_output_never_shows_secrets() {
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYstatic";
