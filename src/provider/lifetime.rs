@@ -1,7 +1,9 @@
 //! How long a token is reused and when it is refreshed ahead.
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
+use super::ProvidedToken;
 use crate::token::AuthToken;
 
 /// How long a token is reused by default: 870 s, the AWS Advanced JDBC
@@ -25,25 +27,21 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(870);
 /// when that refresh keeps failing).
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(30);
 
+/// How long a key may go unused before its entry is dropped, by default: 15
+/// minutes (longer than a token is handed out).
+pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(15 * 60);
+
+/// How many keys of each kind (RDS, DSQL) the cache holds at most, by
+/// default. An entry is about 1 KB (its token and parameters).
+pub const DEFAULT_CAPACITY: usize = 1024;
+
 /// The share of a token's reuse window after which it is refreshed ahead by
 /// default: 2/3 (560 s into the 840 s of the defaults).
 pub const DEFAULT_REFRESH_FRACTION: f64 = 2.0 / 3.0;
 
 /// When a cached token is refreshed ahead of the end of its reuse window.
 ///
-/// Callers keep getting the current token at once while one refresh runs.
-/// `From<f64>` and `From<Duration>` let the builder take either form:
-///
-/// ```
-/// use rds_iam::provider::RefreshAhead;
-/// use std::time::Duration;
-///
-/// assert_eq!(RefreshAhead::from(0.5), RefreshAhead::AtFraction(0.5));
-/// assert_eq!(
-///     RefreshAhead::from(Duration::from_secs(120)),
-///     RefreshAhead::Before(Duration::from_secs(120))
-/// );
-/// ```
+/// `From<f64>` and `From<Duration>` let the builder take either form.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum RefreshAhead {
@@ -77,12 +75,15 @@ impl From<Duration> for RefreshAhead {
     }
 }
 
-/// The reuse rules of one provider.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The reuse rules and bounds of one provider.
+#[derive(Debug)]
 pub(crate) struct Policy {
     pub(crate) lifetime: Duration,
     pub(crate) margin: Duration,
     pub(crate) refresh_ahead: RefreshAhead,
+    pub(crate) max_idle: Duration,
+    /// Keys of each kind.
+    pub(crate) capacity: usize,
 }
 
 impl Default for Policy {
@@ -91,40 +92,25 @@ impl Default for Policy {
             lifetime: DEFAULT_LIFETIME,
             margin: DEFAULT_MARGIN,
             refresh_ahead: RefreshAhead::default(),
+            max_idle: DEFAULT_MAX_IDLE,
+            capacity: DEFAULT_CAPACITY,
         }
     }
 }
 
-/// When a freshly signed token is handed out until, and refreshed at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Window {
-    /// The token is handed out while `now < reuse_until`.
-    pub(crate) reuse_until: SystemTime,
-    /// A refresh is started by the first caller at or after this instant.
-    pub(crate) refresh_at: Option<SystemTime>,
-}
-
 impl Policy {
-    /// Whether tokens are reused at all (`lifetime` zero: every call mints).
-    pub(crate) fn reuses(&self) -> bool {
-        !self.lifetime.is_zero()
-    }
-
-    /// The window of `token`: handed out until
-    /// `min(signed_at + lifetime, valid_until) - margin`, where `valid_until`
-    /// is the earlier of the token's own expiry and its credentials' expiry.
+    /// `token` as the cache hands it out: while `now < reuse_until`, where
+    /// `reuse_until = min(signed_at + lifetime, valid_until) - margin`, and
+    /// refreshed ahead from `refresh_at`.
     /// A lifetime shorter than twice the margin (say `iamExpiration=20`) is
     /// far from the token's real expiry, so against the lifetime the margin
     /// shrinks to half of it; against `valid_until` it always applies.
-    pub(crate) fn window(&self, token: &AuthToken) -> Window {
+    pub(crate) fn hand_out(&self, token: AuthToken) -> ProvidedToken {
         let signed = token.signed_at();
         let lifetime_margin = self.margin.min(self.lifetime / 2);
         let by_lifetime = signed + (self.lifetime - lifetime_margin);
-        let by_validity = token
-            .valid_until()
-            .checked_sub(self.margin)
-            .unwrap_or(signed)
-            .max(signed);
+        let by_validity = token.valid_until().checked_sub(self.margin);
+        let by_validity = by_validity.unwrap_or(signed).max(signed);
         let reuse_until = by_lifetime.min(by_validity);
         let span = reuse_until.duration_since(signed).unwrap_or_default();
         let refresh_at = match self.refresh_ahead {
@@ -139,9 +125,12 @@ impl Policy {
             }
             RefreshAhead::Before(before) => Some(signed + span.saturating_sub(before)),
         };
-        Window {
+        let (token, from_cache) = (Arc::new(token), false);
+        ProvidedToken {
+            token,
             reuse_until,
             refresh_at,
+            from_cache,
         }
     }
 }
@@ -151,60 +140,47 @@ mod tests {
     use super::*;
     use crate::token::{RdsTokenParams, sign_rds_token};
     use aws_credential_types::Credentials;
-    use std::time::UNIX_EPOCH;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     fn at(secs: f64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_893_456_000) + Duration::from_secs_f64(secs)
     }
 
-    fn policy(lifetime: u64, refresh_ahead: RefreshAhead) -> Policy {
-        let lifetime = Duration::from_secs(lifetime);
-        Policy {
-            lifetime,
-            refresh_ahead,
-            ..Policy::default()
-        }
-    }
-
     #[test]
     fn windows_follow_lifetime_credentials_margin_and_refresh_ahead() {
-        let (fraction, before) = (RefreshAhead::AtFraction, RefreshAhead::Before);
-        let default = RefreshAhead::default();
-        // Policy, credentials expiry, then reuse_until and refresh_at (seconds after signing).
+        let (fraction, default) = (RefreshAhead::AtFraction, RefreshAhead::default());
+        let before = |secs| RefreshAhead::Before(Duration::from_secs(secs));
+        // Lifetime, refresh ahead, credentials expiry, then reuse_until and
+        // refresh_at (seconds after signing).
         let cases = [
-            (policy(870, default), None, 840.0, Some(560.0)),
+            (870, default, None, 840.0, Some(560.0)),
             // Credentials expiring first shorten the window; within the margin, leave none.
-            (policy(870, default), Some(600.0), 570.0, Some(380.0)),
-            (policy(870, default), Some(20.0), 0.0, Some(0.0)),
+            (870, default, Some(600.0), 570.0, Some(380.0)),
+            (870, default, Some(20.0), 0.0, Some(0.0)),
             // 900 s still keeps the margin to the token's expiry; 20 s halves the margin.
-            (policy(900, default), None, 870.0, Some(580.0)),
-            (policy(20, fraction(0.5)), None, 10.0, Some(5.0)),
-            (
-                policy(870, before(Duration::from_secs(120))),
-                None,
-                840.0,
-                Some(720.0),
-            ),
-            (
-                policy(870, before(Duration::from_secs(5000))),
-                None,
-                840.0,
-                Some(0.0),
-            ),
-            (policy(870, fraction(2.0)), None, 840.0, Some(840.0)),
-            (policy(870, fraction(f64::NAN)), None, 840.0, Some(560.0)),
-            (policy(870, RefreshAhead::Disabled), None, 840.0, None),
+            (900, default, None, 870.0, Some(580.0)),
+            (20, fraction(0.5), None, 10.0, Some(5.0)),
+            (870, before(120), None, 840.0, Some(720.0)),
+            (870, before(5000), None, 840.0, Some(0.0)),
+            (870, fraction(2.0), None, 840.0, Some(840.0)),
+            (870, fraction(f64::NAN), None, 840.0, Some(560.0)),
+            (870, RefreshAhead::Disabled, None, 840.0, None),
         ];
         let params = RdsTokenParams::new("db.example.com", 5432, "app", "us-east-1");
-        for (n, (policy, expiry, reuse_until, refresh_at)) in cases.into_iter().enumerate() {
+        for (n, (lifetime, refresh_ahead, expiry, reuse_until, refresh_at)) in
+            cases.into_iter().enumerate()
+        {
+            let lifetime = Duration::from_secs(lifetime);
+            let policy = Policy {
+                lifetime,
+                refresh_ahead,
+                ..Policy::default()
+            };
             let creds = Credentials::new("AKID", "SECRET", None, expiry.map(at), "test");
             let token = sign_rds_token(&params, &creds, at(0.0)).unwrap();
-            let expected = Window {
-                reuse_until: at(reuse_until),
-                refresh_at: refresh_at.map(at),
-            };
-            assert_eq!(policy.window(&token), expected, "case {n}");
+            let token = policy.hand_out(token);
+            let expected = (at(reuse_until), refresh_at.map(at));
+            assert_eq!((token.reuse_until, token.refresh_at), expected, "case {n}");
         }
-        assert!(policy(20, default).reuses() && !policy(0, default).reuses());
     }
 }

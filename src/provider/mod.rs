@@ -13,8 +13,9 @@
 //!   [background refresher](TokenProvider::start_background_refresh));
 //! - **signs once per burst**: callers of a key with no valid token wait for one
 //!   signing (and at most one credentials fetch) and share its outcome;
-//! - **keeps serving** a valid token when a refresh fails (logged once), and
-//!   returns the error, with its cause, once nothing valid is left;
+//! - **keeps serving** a valid token when a refresh fails (logged once, tried
+//!   again after [`REFRESH_RETRY_INTERVAL`]), and returns the error, with its
+//!   cause, once nothing valid is left;
 //! - is **bounded** ([`DEFAULT_MAX_IDLE`], [`DEFAULT_CAPACITY`]), **counts**
 //!   ([`ProviderStats`]) and **traces** (`mint` and `refresh` spans; never a
 //!   token, a signature, a secret key or a session token).
@@ -55,36 +56,32 @@
 //! # }).unwrap();
 //! ```
 
-mod builder;
+mod cache;
 mod error;
 mod lifetime;
-mod provide;
-mod provided;
-mod stats;
-mod table;
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::Instrument as _;
 
-pub use builder::{DEFAULT_CAPACITY, DEFAULT_MAX_IDLE, TokenProviderBuilder};
 pub use error::ProviderError;
-pub use lifetime::{DEFAULT_LIFETIME, DEFAULT_MARGIN, DEFAULT_REFRESH_FRACTION, RefreshAhead};
-pub use provided::ProvidedToken;
-pub use stats::ProviderStats;
+pub use lifetime::{DEFAULT_CAPACITY, DEFAULT_LIFETIME, DEFAULT_MARGIN, DEFAULT_MAX_IDLE};
+pub use lifetime::{DEFAULT_REFRESH_FRACTION, RefreshAhead};
 
+use self::cache::{Table, read};
 use self::lifetime::Policy;
-use self::stats::Counters;
-use self::table::Table;
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
 use crate::credentials::CredentialsProvider;
-use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams};
+use crate::jdbc::JdbcUrl;
+use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams, Rfc3339};
 
-/// After a refresh ahead fails, the next attempt for that key waits this
-/// long (callers keep getting the still-valid token meanwhile).
+/// After a refresh ahead fails, the next attempt for that key waits this long.
 pub const REFRESH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Hands out IAM tokens for new connections, from a cache (see the
@@ -108,15 +105,14 @@ struct Inner {
 }
 
 impl TokenProvider {
-    /// A provider with the defaults (870 s lifetime, 30 s margin, refresh
-    /// after 2/3, the system clock), signing with `credentials`.
-    pub fn new(credentials: CredentialsProvider) -> Self {
-        Self::builder(credentials).build()
-    }
-
-    /// A builder, to set the lifetime, margin, refresh-ahead, bounds or clock.
+    /// A builder, to set the lifetime, margin, refresh-ahead, bounds or clock;
+    /// [`build`](TokenProviderBuilder::build) it as it is for the defaults.
     pub fn builder(credentials: CredentialsProvider) -> TokenProviderBuilder {
-        TokenProviderBuilder::new(credentials)
+        TokenProviderBuilder {
+            credentials,
+            clock: Arc::new(SystemClock),
+            policy: Policy::default(),
+        }
     }
 
     /// A token for a new connection to `params`: the cached one while it may
@@ -129,12 +125,9 @@ impl TokenProvider {
         self.inner.provide(params).await
     }
 
-    /// A token for an Aurora DSQL cluster, cached as [`token`](Self::token)
-    /// does (the action and the token expiry are part of the key).
-    ///
-    /// # Errors
-    ///
-    /// As [`token`](Self::token).
+    /// A token for an Aurora DSQL cluster, cached (and failing) as
+    /// [`token`](Self::token) does; the action and the token expiry are part
+    /// of the key.
     pub async fn dsql_token(
         &self,
         params: &DsqlTokenParams,
@@ -176,12 +169,10 @@ impl TokenProvider {
         let mut task = JoinSet::new();
         task.spawn_on(
             async move {
-                let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+                let period = interval.max(Duration::from_millis(10));
+                let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                ticks.tick().await; // the first tick is immediate
-                loop {
-                    ticks.tick().await;
-                    let Some(inner) = weak.upgrade() else { break };
+                while let (_, Some(inner)) = (ticks.tick().await, weak.upgrade()) {
                     let span = tracing::debug_span!("background_refresh");
                     inner.maintain().instrument(span).await;
                 }
@@ -189,19 +180,25 @@ impl TokenProvider {
             &runtime,
         );
         // Dropping the previous task's set aborts it.
-        *self
-            .inner
-            .background
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = task;
+        let background = &self.inner.background;
+        *background.lock().unwrap_or_else(PoisonError::into_inner) = task;
         Ok(())
     }
 
     /// The counters so far, and the number of keys cached.
     pub fn stats(&self) -> ProviderStats {
-        self.inner
-            .counters
-            .snapshot(self.inner.rds.len() + self.inner.dsql.len())
+        let (c, inner) = (&self.inner.counters, &*self.inner);
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        ProviderStats {
+            minted: load(&c.minted),
+            hits: load(&c.hits),
+            coalesced: load(&c.coalesced),
+            refreshes: load(&c.refreshes),
+            failures: load(&c.failures),
+            invalidations: load(&c.invalidations),
+            evictions: load(&c.evictions),
+            entries: read(&inner.rds).len() + read(&inner.dsql).len(),
+        }
     }
 
     /// How long a token is reused after it is signed.
@@ -220,11 +217,193 @@ impl fmt::Debug for TokenProvider {
         let inner = &*self.inner;
         f.debug_struct("TokenProvider")
             .field("credentials", &inner.credentials.source_label())
-            .field("lifetime", &inner.policy.lifetime)
-            .field("margin", &inner.policy.margin)
-            .field("refresh_ahead", &inner.policy.refresh_ahead)
+            .field("policy", &inner.policy)
             .field("clock", &inner.clock)
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// Settings for a [`TokenProvider`]; from [`TokenProvider::builder`].
+#[must_use]
+pub struct TokenProviderBuilder {
+    credentials: CredentialsProvider,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+}
+
+impl TokenProviderBuilder {
+    /// The clock tokens are signed and aged by (default: [`SystemClock`]).
+    /// Give the credentials provider the same one.
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.shared_clock(Arc::new(clock))
+    }
+
+    /// As [`clock`](Self::clock), for a clock already behind an `Arc`.
+    pub fn shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long a token is reused after it is signed: the JDBC wrapper's
+    /// `iamExpiration` (default [`DEFAULT_LIFETIME`]; zero: every call signs
+    /// a new token).
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.policy.lifetime = lifetime;
+        self
+    }
+
+    /// The lifetime a JDBC URL asks for: its `iamExpiration`, or
+    /// [`DEFAULT_LIFETIME`] when the URL does not set it.
+    pub fn lifetime_from_url(self, url: &JdbcUrl) -> Self {
+        self.lifetime(url.iam_expiration().unwrap_or(DEFAULT_LIFETIME))
+    }
+
+    /// How long before the end of its life a token stops being handed out
+    /// (default [`DEFAULT_MARGIN`]).
+    pub fn margin(mut self, margin: Duration) -> Self {
+        self.policy.margin = margin;
+        self
+    }
+
+    /// When a cached token is refreshed ahead: a share of its reuse window
+    /// (`0.5`), a time before its end (`Duration::from_secs(120)`), or
+    /// [`RefreshAhead::Disabled`]. Default: 2/3 of the window.
+    pub fn refresh_ahead(mut self, refresh_ahead: impl Into<RefreshAhead>) -> Self {
+        self.policy.refresh_ahead = refresh_ahead.into();
+        self
+    }
+
+    /// Drop the entry of a key unused for this long (default
+    /// [`DEFAULT_MAX_IDLE`]): when a new key finds the cache full, and in
+    /// [`TokenProvider::maintain`].
+    pub fn max_idle(mut self, max_idle: Duration) -> Self {
+        self.policy.max_idle = max_idle;
+        self
+    }
+
+    /// Hold at most this many keys of each kind (default [`DEFAULT_CAPACITY`];
+    /// at least 1). A new key in a full cache drops the idle entries, then the
+    /// least recently used.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.policy.capacity = capacity.max(1);
+        self
+    }
+
+    /// The provider.
+    pub fn build(self) -> TokenProvider {
+        let inner = Inner {
+            credentials: self.credentials,
+            clock: self.clock,
+            policy: self.policy,
+            rds: Table::default(),
+            dsql: Table::default(),
+            counters: Counters::default(),
+            background: Mutex::default(),
+        };
+        TokenProvider {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+/// A token from a [`TokenProvider`]: the cache's [`AuthToken`], and whether
+/// it came from the cache. It dereferences to the token, so
+/// `provided.expose()` is the password to send; `Debug` is redacted like the
+/// token's.
+#[derive(Clone)]
+pub struct ProvidedToken {
+    token: Arc<AuthToken>,
+    reuse_until: SystemTime,
+    /// When the cache refreshes the token ahead (`None`: never).
+    refresh_at: Option<SystemTime>,
+    from_cache: bool,
+}
+
+impl ProvidedToken {
+    /// The token, shared with the cache and its other callers (a reference
+    /// count, not a copy).
+    pub fn shared(&self) -> Arc<AuthToken> {
+        Arc::clone(&self.token)
+    }
+
+    /// Whether the token was cached before this call. If the database rejects
+    /// a cached token, [`invalidate`](TokenProvider::invalidate) it and ask
+    /// again; a token signed during this call (by this caller or one it
+    /// waited for) would not be any better.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+
+    /// The last instant the provider hands this token out (the signing time
+    /// when tokens are not reused).
+    pub fn reuse_until(&self) -> SystemTime {
+        self.reuse_until
+    }
+
+    fn handed_out(&self, from_cache: bool) -> Self {
+        let token = self.clone();
+        Self {
+            from_cache,
+            ..token
+        }
+    }
+}
+
+impl Deref for ProvidedToken {
+    type Target = AuthToken;
+
+    fn deref(&self) -> &AuthToken {
+        &self.token
+    }
+}
+
+impl fmt::Debug for ProvidedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProvidedToken")
+            .field("token", &*self.token)
+            .field("reuse_until", &Rfc3339(self.reuse_until))
+            .field("from_cache", &self.from_cache)
+            .finish()
+    }
+}
+
+/// A snapshot of a [`TokenProvider`]'s counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderStats {
+    /// Tokens signed (for callers, by refreshes ahead, with a zero lifetime).
+    pub minted: u64,
+    /// Calls answered with a token already cached ([`ProvidedToken::from_cache`]).
+    pub hits: u64,
+    /// Calls that waited for another caller's signing of the key and got its
+    /// token (1,000 callers on a cold key: 1 mint, up to 999 of these).
+    pub coalesced: u64,
+    /// Refreshes ahead that replaced a token with a newer one (part of `minted`).
+    pub refreshes: u64,
+    /// Failed attempts to sign: no credentials, parameters that cannot be
+    /// signed for, or a refresh that could not extend a token's life.
+    pub failures: u64,
+    /// Cached tokens dropped by [`TokenProvider::invalidate`].
+    pub invalidations: u64,
+    /// Cache entries dropped for being idle or to keep within the capacity.
+    pub evictions: u64,
+    /// Keys in the cache now.
+    pub entries: usize,
+}
+
+/// The live counters: tallies, so `Relaxed` is enough.
+#[derive(Default)]
+struct Counters {
+    minted: AtomicU64,
+    hits: AtomicU64,
+    coalesced: AtomicU64,
+    refreshes: AtomicU64,
+    failures: AtomicU64,
+    invalidations: AtomicU64,
+    evictions: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, Ordering::Relaxed);
 }

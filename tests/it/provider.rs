@@ -339,7 +339,7 @@ async fn reuses_a_token_within_its_lifetime() {
         clock.set(at(secs));
         let again = provider.token(&params()).await.unwrap();
         assert!(again.from_cache(), "at {secs} s");
-        assert_eq!(again.token(), first.token());
+        assert_eq!(*again, *first);
         hits.push(again.shared());
     }
     // Every hit hands out the token that was signed: one copy, shared.
@@ -648,10 +648,7 @@ async fn no_token_outlives_its_provider() {
     let refreshed = other.token(&provider);
     assert_eq!(refreshed.signed_at(), at(600));
 
-    let tokens = [
-        Arc::downgrade(&first.into_shared()),
-        Arc::downgrade(&refreshed.into_shared()),
-    ];
+    let tokens = [first, refreshed].map(|token| Arc::downgrade(&token.shared()));
     drop(provider);
     tasks_down_to(tasks_before).await;
     for (n, token) in tokens.iter().enumerate() {
@@ -823,7 +820,7 @@ async fn a_thousand_callers_on_a_cold_key_share_one_signing_and_one_fetch() {
         tokens.push(caller.await.unwrap());
     }
     let first = tokens[0].shared();
-    assert!(tokens.iter().all(|t| *t.token() == *first));
+    assert!(tokens.iter().all(|t| **t == *first));
     assert_eq!(tokens.iter().filter(|t| !t.from_cache()).count() as u64, {
         let s = provider.stats();
         1 + s.coalesced
@@ -870,7 +867,7 @@ async fn many_keys_in_parallel_each_sign_once() {
         assert_eq!(token.endpoint(), format!("{}:5432", p.host));
         assert!(token.expose().contains(&format!("DBUser=user{key}&")));
         match &by_key[key] {
-            Some(seen) => assert_eq!(**seen, *token.token()),
+            Some(seen) => assert_eq!(**seen, *token),
             None => by_key[key] = Some(token.shared()),
         }
     }

@@ -1,0 +1,372 @@
+//! The cache: per token kind, a map behind a read-write lock from the caller's
+//! parameters (hashed as given: a lookup builds no key) to the key's current
+//! token and its one signing in flight; hits, signing, refresh ahead,
+//! invalidation and upkeep.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+
+use super::{Inner, ProvidedToken, ProviderError, REFRESH_RETRY_INTERVAL, add};
+use crate::credentials::ErrorChain;
+use crate::single_flight::{SingleFlight, Turn};
+use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams, Rfc3339, TokenError};
+use crate::token::{sign_dsql_token, sign_rds_token};
+
+/// What a token is signed for, and the key it is cached under.
+pub(super) trait Params: Hash + Eq + Clone + Send + Sync + 'static {
+    fn sign(&self, credentials: &Credentials, now: SystemTime) -> Result<AuthToken, TokenError>;
+    fn table(inner: &Inner) -> &Table<Self>;
+    /// For logs and errors (nothing secret): `host:port` (RDS) or `host` (DSQL).
+    fn endpoint(&self) -> String;
+    /// The user (RDS) or the action (DSQL).
+    fn who(&self) -> &str;
+}
+
+impl Params for RdsTokenParams {
+    fn sign(&self, credentials: &Credentials, now: SystemTime) -> Result<AuthToken, TokenError> {
+        sign_rds_token(self, credentials, now)
+    }
+    fn table(inner: &Inner) -> &Table<Self> {
+        &inner.rds
+    }
+    fn endpoint(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+    fn who(&self) -> &str {
+        &self.user
+    }
+}
+
+impl Params for DsqlTokenParams {
+    fn sign(&self, credentials: &Credentials, now: SystemTime) -> Result<AuthToken, TokenError> {
+        sign_dsql_token(self, credentials, now)
+    }
+    fn table(inner: &Inner) -> &Table<Self> {
+        &inner.dsql
+    }
+    fn endpoint(&self) -> String {
+        self.host.clone()
+    }
+    fn who(&self) -> &str {
+        self.action.as_str()
+    }
+}
+
+/// The keys of one kind and their entries.
+pub(super) type Table<P> = RwLock<Map<P>>;
+
+/// A fast hasher (std's SipHash would be a third of a cache hit), seeded
+/// per process.
+type Map<P> = HashMap<P, Entry, foldhash::fast::RandomState>;
+
+pub(super) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What callers who waited for a signing learn: its error, or to look at the
+/// cache again.
+type Outcome = Result<(), ProviderError>;
+
+/// One key.
+#[derive(Default)]
+pub(super) struct Entry {
+    /// The token handed out (`None`: not signed yet, or invalidated).
+    current: Option<ProvidedToken>,
+    /// One signing at a time for the key (a cold key's or a refresh).
+    flight: SingleFlight<Outcome>,
+    /// No refresh before this instant (set while refreshes fail).
+    retry_after: Option<SystemTime>,
+    /// Unix seconds of the last use (stored by hits, under the read lock).
+    last_used: AtomicU64,
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Entry {
+    /// Record a use (the shared store happens at most once a second).
+    fn touch(&self, now: SystemTime) {
+        let secs = unix_secs(now);
+        if self.last_used() != secs {
+            self.last_used.store(secs, Ordering::Relaxed);
+        }
+    }
+
+    fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// The current token, if it may be handed out at `now`.
+    fn usable(&self, now: SystemTime) -> Option<&ProvidedToken> {
+        self.current.as_ref().filter(|t| now < t.reuse_until)
+    }
+
+    /// The current token, if it is past its refresh point at `now` and no
+    /// refresh failed lately.
+    fn due(&self, now: SystemTime) -> Option<&ProvidedToken> {
+        let retry = self.retry_after.is_none_or(|after| now >= after);
+        let due = |t: &&ProvidedToken| retry && t.refresh_at.is_some_and(|at| now >= at);
+        self.current.as_ref().filter(due)
+    }
+}
+
+impl Inner {
+    /// `f` of the entry for `params`, under the read lock.
+    fn with<P: Params, R>(&self, params: &P, f: impl FnOnce(&Entry) -> Option<R>) -> Option<R> {
+        read(P::table(self)).get(params).and_then(f)
+    }
+
+    pub(super) async fn provide<P: Params>(
+        self: &Arc<Self>,
+        params: &P,
+    ) -> Result<ProvidedToken, ProviderError> {
+        let now = self.clock.now();
+        let hit = self.with(params, |entry| {
+            let token = entry.usable(now)?;
+            entry.touch(now);
+            // The one refresh ahead, unless a signing runs (without a Tokio
+            // runtime the token is signed anew when it runs out).
+            if entry.due(now).is_some()
+                && let Ok(runtime) = tokio::runtime::Handle::try_current()
+                && let Some(turn) = entry.flight.try_turn()
+            {
+                let (inner, params) = (Arc::clone(self), params.clone());
+                runtime.spawn(async move { inner.refresh(&params, turn).await });
+            }
+            Some(token.handed_out(true))
+        });
+        if let Some(hit) = hit {
+            add(&self.counters.hits, 1);
+            return Ok(hit);
+        }
+        // Boxed: the state of signing (credentials, tracing) would make the
+        // future of every call large, hits included.
+        Box::pin(self.provide_cold(params)).await
+    }
+
+    /// No token to hand out from the cache: sign one, once for all callers
+    /// waiting (with lifetime zero, one per call, cached nowhere). A new key
+    /// in a full table makes room first.
+    async fn provide_cold<P: Params>(&self, params: &P) -> Result<ProvidedToken, ProviderError> {
+        if self.policy.lifetime.is_zero() {
+            return self.sign(params, "unreused").await;
+        }
+        let flight = {
+            let (mut map, now) = (write(P::table(self)), self.clock.now());
+            if !map.contains_key(params) && map.len() >= self.policy.capacity {
+                self.evict(&mut map, now, self.policy.capacity - 1);
+            }
+            let entry = map.entry(params.clone()).or_default();
+            entry.touch(now);
+            entry.flight.clone()
+        };
+        let turn = flight.turn().await;
+        let now = self.clock.now();
+        if let Some(token) = self.with(params, |e| e.usable(now).cloned()) {
+            // Signed while we waited (coalesced), or just before we looked.
+            let (from_cache, c) = (turn.shared().is_none(), &self.counters);
+            add(if from_cache { &c.hits } else { &c.coalesced }, 1);
+            return Ok(token.handed_out(from_cache));
+        }
+        if let Some(Err(err)) = turn.shared() {
+            return Err(err.clone()); // the signing we waited for failed
+        }
+        self.renew(params, turn, None).await
+    }
+
+    /// Refresh the token of `params` ahead in `turn`, if it is still due (not
+    /// invalidated or replaced since it was found due).
+    #[tracing::instrument(level = "debug", skip_all,
+        fields(endpoint = params.endpoint(), who = params.who()))]
+    async fn refresh<P: Params>(&self, params: &P, turn: Turn<Outcome>) {
+        let now = self.clock.now();
+        if let Some(old) = self.with(params, |e| e.due(now).cloned()) {
+            let _ = self.renew(params, turn, Some(old)).await;
+        }
+    }
+
+    /// Sign for `params` in `turn` and cache the token. A refresh of `old`
+    /// keeps `old` unless the new token lives longer; it backs off when it
+    /// fails, and warns once per run of failures.
+    async fn renew<P: Params>(
+        &self,
+        params: &P,
+        turn: Turn<Outcome>,
+        old: Option<ProvidedToken>,
+    ) -> Result<ProvidedToken, ProviderError> {
+        let reason = if old.is_some() { "refresh" } else { "cold" };
+        let outcome = self.sign(params, reason).await.and_then(|new| match &old {
+            // Signed with the same credentials, about to expire: no gain.
+            Some(old) if new.reuse_until <= old.reuse_until => {
+                add(&self.counters.failures, 1);
+                let expiry = new.credentials_expiry();
+                Err(expiring(params, expiry.unwrap_or(new.valid_until())))
+            }
+            _ => Ok(new),
+        });
+        let now = self.clock.now();
+        let failing = write(P::table(self)).get_mut(params).is_some_and(|e| {
+            let current = |old: &ProvidedToken| {
+                (e.current.as_ref()).is_some_and(|c| Arc::ptr_eq(&c.token, &old.token))
+            };
+            // A token too short-lived to reuse (a DSQL expiry under the
+            // margin) is handed out once and not cached.
+            if let Ok(new) = &outcome
+                && now < new.reuse_until
+                && old.as_ref().is_none_or(current)
+            {
+                e.current = Some(new.clone());
+            }
+            let retry_after = outcome.is_err().then(|| now + REFRESH_RETRY_INTERVAL);
+            std::mem::replace(&mut e.retry_after, retry_after).is_some()
+        });
+        match (&outcome, old) {
+            (_, None) => {}
+            (Ok(new), Some(_)) => {
+                add(&self.counters.refreshes, 1);
+                let reuse_until = Rfc3339(new.reuse_until);
+                tracing::debug!(%reuse_until, "refreshed the IAM token ahead of its end");
+            }
+            // Once per run of failures, while there is a token to hand out.
+            (Err(err), Some(old)) if !failing && now < old.reuse_until => {
+                let (error, reuse_until) = (ErrorChain(err), Rfc3339(old.reuse_until));
+                tracing::warn!(%reuse_until, %error, "refreshing the IAM token failed; handing out the cached one until it runs out");
+            }
+            (Err(err), Some(_)) => {
+                let error = ErrorChain(err);
+                tracing::debug!(%error, "refreshing the IAM token failed again");
+            }
+        }
+        turn.finish(outcome.as_ref().map(drop).map_err(Clone::clone));
+        outcome
+    }
+
+    /// Load credentials and sign, counting and tracing (never the token); a
+    /// token whose credentials expire within the margin is an error.
+    #[tracing::instrument(name = "mint", level = "debug", skip(self, params),
+        fields(endpoint = params.endpoint(), who = params.who()))]
+    async fn sign<P: Params>(
+        &self,
+        params: &P,
+        reason: &str,
+    ) -> Result<ProvidedToken, ProviderError> {
+        let fail = |err| {
+            add(&self.counters.failures, 1);
+            tracing::debug!(error = %ErrorChain(&err), "signing an IAM token failed");
+            err
+        };
+        let credentials = self.credentials.credentials().await.map_err(|source| {
+            let (endpoint, who) = (params.endpoint(), params.who().into());
+            fail(ProviderError::Credentials {
+                endpoint,
+                who,
+                source,
+            })
+        })?;
+        let now = self.clock.now();
+        let token = params.sign(&credentials, now).map_err(|source| {
+            let (endpoint, who) = (params.endpoint(), params.who().into());
+            fail(match source {
+                // Expired credentials are the provider's "expiring" case, past its margin.
+                TokenError::CredentialsExpired { expiry, .. } => expiring(params, expiry),
+                source => ProviderError::Signing {
+                    endpoint,
+                    who,
+                    source,
+                },
+            })
+        })?;
+        add(&self.counters.minted, 1);
+        tracing::debug!(
+            access_key_id = credentials.access_key_id(),
+            signed_at = %Rfc3339(token.signed_at()),
+            valid_until = %Rfc3339(token.valid_until()),
+            "signed an IAM token"
+        );
+        let margin = self.policy.margin;
+        match token.credentials_expiry() {
+            Some(expiry) if expiry.checked_sub(margin).is_none_or(|t| t <= now) => {
+                Err(fail(expiring(params, expiry)))
+            }
+            _ => Ok(self.policy.hand_out(token)),
+        }
+    }
+
+    pub(super) fn invalidate<P: Params>(&self, params: &P, token: &AuthToken) -> bool {
+        let take = |e: &mut Entry| e.current.take_if(|c| *c.token == *token);
+        if write(P::table(self))
+            .get_mut(params)
+            .and_then(take)
+            .is_none()
+        {
+            return false;
+        }
+        add(&self.counters.invalidations, 1);
+        let (endpoint, who) = (params.endpoint(), params.who());
+        tracing::debug!(endpoint, who, "dropped an invalidated IAM token");
+        true
+    }
+
+    /// Drop the idle entries, then refresh, one after the other, the due
+    /// tokens of keys in use (a key nobody asked for since its token was
+    /// signed is left to idle out).
+    pub(super) async fn maintain(&self) {
+        let now = self.clock.now();
+        self.maintain_table(&self.rds, now).await;
+        self.maintain_table(&self.dsql, now).await;
+    }
+
+    async fn maintain_table<P: Params>(&self, table: &Table<P>, now: SystemTime) {
+        self.evict(&mut write(table), now, usize::MAX);
+        let in_use = |e: &Entry, t: &ProvidedToken| e.last_used() >= unix_secs(t.signed_at());
+        let due: Vec<P> = (read(table).iter())
+            .filter(|(_, e)| e.due(now).is_some_and(|t| in_use(e, t)))
+            .map(|(params, _)| params.clone())
+            .collect();
+        for params in due {
+            if let Some(turn) = self.with(&params, |e| e.flight.try_turn()) {
+                self.refresh(&params, turn).await;
+            }
+        }
+    }
+
+    /// Drop the entries unused for `max_idle` or longer, then the least
+    /// recently used until `keep` are left (never one signing).
+    fn evict<P: Params>(&self, map: &mut Map<P>, now: SystemTime, keep: usize) {
+        let (before, now) = (map.len(), unix_secs(now));
+        let max_idle = self.policy.max_idle.as_secs();
+        map.retain(|_, e| now.saturating_sub(e.last_used()) < max_idle || e.flight.busy());
+        while map.len() > keep {
+            let idle = map.iter().filter(|(_, e)| !e.flight.busy());
+            let Some((lru, _)) = idle.min_by_key(|(_, e)| e.last_used()) else {
+                break;
+            };
+            map.remove(&lru.clone());
+        }
+        let evicted = before - map.len();
+        if evicted > 0 {
+            add(&self.counters.evictions, evicted);
+            tracing::debug!(evicted, "dropped IAM token cache entries");
+        }
+    }
+}
+
+/// The only credentials left expire within the margin.
+fn expiring(params: &impl Params, credentials_expiry: SystemTime) -> ProviderError {
+    let (endpoint, who) = (params.endpoint(), params.who().into());
+    ProviderError::CredentialsExpiring {
+        endpoint,
+        who,
+        credentials_expiry,
+    }
+}
