@@ -11,7 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 
-use super::{Inner, ProvidedToken, ProviderError, REFRESH_RETRY_INTERVAL, add};
+use super::{DEFAULT_REFRESH_FRACTION, REFRESH_RETRY_INTERVAL, RefreshAhead};
+use super::{Inner, ProvidedToken, ProviderError, add};
 use crate::credentials::ErrorChain;
 use crate::single_flight::{SingleFlight, Turn};
 use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams, Rfc3339, TokenError};
@@ -76,6 +77,8 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 /// cache again.
 type Outcome = Result<(), ProviderError>;
 
+type Provided = Result<ProvidedToken, ProviderError>;
+
 /// One key.
 #[derive(Default)]
 pub(super) struct Entry {
@@ -126,10 +129,7 @@ impl Inner {
         read(P::table(self)).get(params).and_then(f)
     }
 
-    pub(super) async fn provide<P: Params>(
-        self: &Arc<Self>,
-        params: &P,
-    ) -> Result<ProvidedToken, ProviderError> {
+    pub(super) async fn provide<P: Params>(self: &Arc<Self>, params: &P) -> Provided {
         let now = self.clock.now();
         let hit = self.with(params, |entry| {
             let token = entry.usable(now)?;
@@ -157,14 +157,14 @@ impl Inner {
     /// No token to hand out from the cache: sign one, once for all callers
     /// waiting (with lifetime zero, one per call, cached nowhere). A new key
     /// in a full table makes room first.
-    async fn provide_cold<P: Params>(&self, params: &P) -> Result<ProvidedToken, ProviderError> {
-        if self.policy.lifetime.is_zero() {
+    async fn provide_cold<P: Params>(&self, params: &P) -> Provided {
+        if self.lifetime.is_zero() {
             return self.sign(params, "unreused").await;
         }
         let flight = {
             let (mut map, now) = (write(P::table(self)), self.clock.now());
-            if !map.contains_key(params) && map.len() >= self.policy.capacity {
-                self.evict(&mut map, now, self.policy.capacity - 1);
+            if !map.contains_key(params) && map.len() >= self.capacity {
+                self.evict(&mut map, now, self.capacity - 1);
             }
             let entry = map.entry(params.clone()).or_default();
             entry.touch(now);
@@ -203,7 +203,7 @@ impl Inner {
         params: &P,
         turn: Turn<Outcome>,
         old: Option<ProvidedToken>,
-    ) -> Result<ProvidedToken, ProviderError> {
+    ) -> Provided {
         let reason = if old.is_some() { "refresh" } else { "cold" };
         let outcome = self.sign(params, reason).await.and_then(|new| match &old {
             // Signed with the same credentials, about to expire: no gain.
@@ -216,14 +216,12 @@ impl Inner {
         });
         let now = self.clock.now();
         let failing = write(P::table(self)).get_mut(params).is_some_and(|e| {
-            let current = |old: &ProvidedToken| {
-                (e.current.as_ref()).is_some_and(|c| Arc::ptr_eq(&c.token, &old.token))
-            };
-            // A token too short-lived to reuse (a DSQL expiry under the
-            // margin) is handed out once and not cached.
+            // In our turn, only an invalidation changes the cached token: a
+            // refresh leaves it dropped. A token too short-lived to reuse (a
+            // DSQL expiry under the margin) is handed out once, not cached.
             if let Ok(new) = &outcome
                 && now < new.reuse_until
-                && old.as_ref().is_none_or(current)
+                && (old.is_none() || e.current.is_some())
             {
                 e.current = Some(new.clone());
             }
@@ -255,11 +253,7 @@ impl Inner {
     /// token whose credentials expire within the margin is an error.
     #[tracing::instrument(name = "mint", level = "debug", skip(self, params),
         fields(endpoint = params.endpoint(), who = params.who()))]
-    async fn sign<P: Params>(
-        &self,
-        params: &P,
-        reason: &str,
-    ) -> Result<ProvidedToken, ProviderError> {
+    async fn sign<P: Params>(&self, params: &P, reason: &str) -> Provided {
         let fail = |err| {
             add(&self.counters.failures, 1);
             tracing::debug!(error = %ErrorChain(&err), "signing an IAM token failed");
@@ -293,22 +287,50 @@ impl Inner {
             valid_until = %Rfc3339(token.valid_until()),
             "signed an IAM token"
         );
-        let margin = self.policy.margin;
+        let margin = self.margin;
         match token.credentials_expiry() {
             Some(expiry) if expiry.checked_sub(margin).is_none_or(|t| t <= now) => {
                 Err(fail(expiring(params, expiry)))
             }
-            _ => Ok(self.policy.hand_out(token)),
+            _ => Ok(self.hand_out(token)),
+        }
+    }
+
+    /// `token` as the cache hands it out: while `now < reuse_until`, where
+    /// `reuse_until = min(signed_at + lifetime, valid_until) - margin`, and
+    /// refreshed ahead from `refresh_at`.
+    /// A lifetime shorter than twice the margin (say `iamExpiration=20`) is
+    /// far from the token's real expiry, so against the lifetime the margin
+    /// shrinks to half of it; against `valid_until` it always applies.
+    fn hand_out(&self, token: AuthToken) -> ProvidedToken {
+        let signed = token.signed_at();
+        let lifetime_margin = self.margin.min(self.lifetime / 2);
+        let by_lifetime = signed + (self.lifetime - lifetime_margin);
+        let by_validity = token.valid_until().checked_sub(self.margin);
+        let by_validity = by_validity.unwrap_or(signed).max(signed);
+        let reuse_until = by_lifetime.min(by_validity);
+        let span = reuse_until.duration_since(signed).unwrap_or_default();
+        let refresh_at = match self.refresh_ahead {
+            RefreshAhead::Disabled => None,
+            RefreshAhead::AtFraction(f) if f.is_nan() => {
+                Some(signed + span.mul_f64(DEFAULT_REFRESH_FRACTION))
+            }
+            RefreshAhead::AtFraction(f) => Some(signed + span.mul_f64(f.clamp(0.0, 1.0))),
+            RefreshAhead::Before(before) => Some(signed + span.saturating_sub(before)),
+        };
+        let (token, from_cache) = (Arc::new(token), false);
+        ProvidedToken {
+            token,
+            reuse_until,
+            refresh_at,
+            from_cache,
         }
     }
 
     pub(super) fn invalidate<P: Params>(&self, params: &P, token: &AuthToken) -> bool {
         let take = |e: &mut Entry| e.current.take_if(|c| *c.token == *token);
-        if write(P::table(self))
-            .get_mut(params)
-            .and_then(take)
-            .is_none()
-        {
+        let dropped = write(P::table(self)).get_mut(params).and_then(take);
+        if dropped.is_none() {
             return false;
         }
         add(&self.counters.invalidations, 1);
@@ -329,14 +351,12 @@ impl Inner {
     async fn maintain_table<P: Params>(&self, table: &Table<P>, now: SystemTime) {
         self.evict(&mut write(table), now, usize::MAX);
         let in_use = |e: &Entry, t: &ProvidedToken| e.last_used() >= unix_secs(t.signed_at());
-        let due: Vec<P> = (read(table).iter())
+        let due: Vec<_> = (read(table).iter())
             .filter(|(_, e)| e.due(now).is_some_and(|t| in_use(e, t)))
-            .map(|(params, _)| params.clone())
+            .filter_map(|(params, e)| Some((params.clone(), e.flight.try_turn()?)))
             .collect();
-        for params in due {
-            if let Some(turn) = self.with(&params, |e| e.flight.try_turn()) {
-                self.refresh(&params, turn).await;
-            }
+        for (params, turn) in due {
+            self.refresh(&params, turn).await;
         }
     }
 
@@ -344,7 +364,7 @@ impl Inner {
     /// recently used until `keep` are left (never one signing).
     fn evict<P: Params>(&self, map: &mut Map<P>, now: SystemTime, keep: usize) {
         let (before, now) = (map.len(), unix_secs(now));
-        let max_idle = self.policy.max_idle.as_secs();
+        let max_idle = self.max_idle.as_secs();
         map.retain(|_, e| now.saturating_sub(e.last_used()) < max_idle || e.flight.busy());
         while map.len() > keep {
             let idle = map.iter().filter(|(_, e)| !e.flight.busy());

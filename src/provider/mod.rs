@@ -57,8 +57,6 @@
 //! ```
 
 mod cache;
-mod error;
-mod lifetime;
 
 use std::fmt;
 use std::ops::Deref;
@@ -70,19 +68,39 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-pub use error::ProviderError;
-pub use lifetime::{DEFAULT_CAPACITY, DEFAULT_LIFETIME, DEFAULT_MARGIN, DEFAULT_MAX_IDLE};
-pub use lifetime::{DEFAULT_REFRESH_FRACTION, RefreshAhead};
-
 use self::cache::{Table, read};
-use self::lifetime::Policy;
 use crate::clock::{Clock, SystemClock};
-use crate::credentials::CredentialsProvider;
+use crate::credentials::{CredentialsError, CredentialsProvider};
 use crate::jdbc::JdbcUrl;
-use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams, Rfc3339};
+use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams, Rfc3339, TokenError};
+
+/// How long a token is reused by default: 870 s, the AWS Advanced JDBC
+/// Wrapper's `iamExpiration` default (15 minutes minus 30 s: its users saw
+/// tokens used right at the 900 s edge rejected, aws-advanced-jdbc-wrapper
+/// issue #612).
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(870);
+
+/// How long before the end of its life a token stops being handed out, by
+/// default: 30 s, for the trip a token still makes (TCP, TLS, then the server
+/// checks its date: a connect timeout is typically 10-30 s) and clock skew
+/// with AWS (well under a second with NTP). With the defaults a token is handed
+/// out at most 840 s after signing, 60 s before AWS stops accepting it, and
+/// never later than 30 s before its credentials expire (which the credentials
+/// cache prevents unless its refresh keeps failing).
+pub const DEFAULT_MARGIN: Duration = Duration::from_secs(30);
+
+/// The share of a token's reuse window after which it is refreshed ahead by
+/// default: 2/3 (560 s into the 840 s of the defaults).
+pub const DEFAULT_REFRESH_FRACTION: f64 = 2.0 / 3.0;
 
 /// After a refresh ahead fails, the next attempt for that key waits this long.
 pub const REFRESH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The default [`max_idle`](TokenProviderBuilder::max_idle): 15 minutes.
+pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(15 * 60);
+
+/// The default [`capacity`](TokenProviderBuilder::capacity); an entry is about 1 KB.
+pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// Hands out IAM tokens for new connections, from a cache (see the
 /// [module docs](self)). Clones share the cache; `Debug` shows the settings
@@ -92,11 +110,16 @@ pub struct TokenProvider {
     inner: Arc<Inner>,
 }
 
-/// What clones of a provider share.
+/// What clones of a provider share; what its builder sets.
 struct Inner {
     credentials: CredentialsProvider,
     clock: Arc<dyn Clock>,
-    policy: Policy,
+    lifetime: Duration,
+    margin: Duration,
+    refresh_ahead: RefreshAhead,
+    max_idle: Duration,
+    /// Keys of each kind, at least 1.
+    capacity: usize,
     rds: Table<RdsTokenParams>,
     dsql: Table<DsqlTokenParams>,
     counters: Counters,
@@ -108,11 +131,19 @@ impl TokenProvider {
     /// A builder, to set the lifetime, margin, refresh-ahead, bounds or clock;
     /// [`build`](TokenProviderBuilder::build) it as it is for the defaults.
     pub fn builder(credentials: CredentialsProvider) -> TokenProviderBuilder {
-        TokenProviderBuilder {
+        TokenProviderBuilder(Inner {
             credentials,
             clock: Arc::new(SystemClock),
-            policy: Policy::default(),
-        }
+            lifetime: DEFAULT_LIFETIME,
+            margin: DEFAULT_MARGIN,
+            refresh_ahead: RefreshAhead::default(),
+            max_idle: DEFAULT_MAX_IDLE,
+            capacity: DEFAULT_CAPACITY,
+            rds: Table::default(),
+            dsql: Table::default(),
+            counters: Counters::default(),
+            background: Mutex::default(),
+        })
     }
 
     /// A token for a new connection to `params`: the cached one while it may
@@ -203,7 +234,7 @@ impl TokenProvider {
 
     /// How long a token is reused after it is signed.
     pub fn lifetime(&self) -> Duration {
-        self.inner.policy.lifetime
+        self.inner.lifetime
     }
 
     /// The credentials the provider signs with.
@@ -217,7 +248,9 @@ impl fmt::Debug for TokenProvider {
         let inner = &*self.inner;
         f.debug_struct("TokenProvider")
             .field("credentials", &inner.credentials.source_label())
-            .field("policy", &inner.policy)
+            .field("lifetime", &inner.lifetime)
+            .field("margin", &inner.margin)
+            .field("refresh_ahead", &inner.refresh_ahead)
             .field("clock", &inner.clock)
             .field("stats", &self.stats())
             .finish()
@@ -226,11 +259,7 @@ impl fmt::Debug for TokenProvider {
 
 /// Settings for a [`TokenProvider`]; from [`TokenProvider::builder`].
 #[must_use]
-pub struct TokenProviderBuilder {
-    credentials: CredentialsProvider,
-    clock: Arc<dyn Clock>,
-    policy: Policy,
-}
+pub struct TokenProviderBuilder(Inner);
 
 impl TokenProviderBuilder {
     /// The clock tokens are signed and aged by (default: [`SystemClock`]).
@@ -241,7 +270,7 @@ impl TokenProviderBuilder {
 
     /// As [`clock`](Self::clock), for a clock already behind an `Arc`.
     pub fn shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.0.clock = clock;
         self
     }
 
@@ -249,7 +278,7 @@ impl TokenProviderBuilder {
     /// `iamExpiration` (default [`DEFAULT_LIFETIME`]; zero: every call signs
     /// a new token).
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        self.policy.lifetime = lifetime;
+        self.0.lifetime = lifetime;
         self
     }
 
@@ -262,15 +291,14 @@ impl TokenProviderBuilder {
     /// How long before the end of its life a token stops being handed out
     /// (default [`DEFAULT_MARGIN`]).
     pub fn margin(mut self, margin: Duration) -> Self {
-        self.policy.margin = margin;
+        self.0.margin = margin;
         self
     }
 
-    /// When a cached token is refreshed ahead: a share of its reuse window
-    /// (`0.5`), a time before its end (`Duration::from_secs(120)`), or
-    /// [`RefreshAhead::Disabled`]. Default: 2/3 of the window.
+    /// When a cached token is refreshed ahead: a [`RefreshAhead`], `0.5` (a
+    /// share of its reuse window) or `Duration::from_secs(120)` (before its end).
     pub fn refresh_ahead(mut self, refresh_ahead: impl Into<RefreshAhead>) -> Self {
-        self.policy.refresh_ahead = refresh_ahead.into();
+        self.0.refresh_ahead = refresh_ahead.into();
         self
     }
 
@@ -278,7 +306,7 @@ impl TokenProviderBuilder {
     /// [`DEFAULT_MAX_IDLE`]): when a new key finds the cache full, and in
     /// [`TokenProvider::maintain`].
     pub fn max_idle(mut self, max_idle: Duration) -> Self {
-        self.policy.max_idle = max_idle;
+        self.0.max_idle = max_idle;
         self
     }
 
@@ -286,24 +314,49 @@ impl TokenProviderBuilder {
     /// at least 1). A new key in a full cache drops the idle entries, then the
     /// least recently used.
     pub fn capacity(mut self, capacity: usize) -> Self {
-        self.policy.capacity = capacity.max(1);
+        self.0.capacity = capacity.max(1);
         self
     }
 
     /// The provider.
     pub fn build(self) -> TokenProvider {
-        let inner = Inner {
-            credentials: self.credentials,
-            clock: self.clock,
-            policy: self.policy,
-            rds: Table::default(),
-            dsql: Table::default(),
-            counters: Counters::default(),
-            background: Mutex::default(),
-        };
-        TokenProvider {
-            inner: Arc::new(inner),
-        }
+        let inner = Arc::new(self.0);
+        TokenProvider { inner }
+    }
+}
+
+/// When a cached token is refreshed ahead of the end of its reuse window
+/// (default: [`DEFAULT_REFRESH_FRACTION`] of it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum RefreshAhead {
+    /// Never: a new token is minted only when the cached one is no longer
+    /// handed out (a caller then waits for it).
+    Disabled,
+    /// Once this share (0.0 to 1.0) of the reuse window (from signing to the
+    /// last instant the token is handed out) has passed. Values outside 0..=1
+    /// are clamped; NaN means [`DEFAULT_REFRESH_FRACTION`].
+    AtFraction(f64),
+    /// This long before the end of the reuse window (at the latest when the
+    /// token is signed).
+    Before(Duration),
+}
+
+impl Default for RefreshAhead {
+    fn default() -> Self {
+        Self::AtFraction(DEFAULT_REFRESH_FRACTION)
+    }
+}
+
+impl From<f64> for RefreshAhead {
+    fn from(fraction: f64) -> Self {
+        Self::AtFraction(fraction)
+    }
+}
+
+impl From<Duration> for RefreshAhead {
+    fn from(before: Duration) -> Self {
+        Self::Before(before)
     }
 }
 
@@ -342,11 +395,9 @@ impl ProvidedToken {
     }
 
     fn handed_out(&self, from_cache: bool) -> Self {
-        let token = self.clone();
-        Self {
-            from_cache,
-            ..token
-        }
+        let mut token = self.clone();
+        token.from_cache = from_cache;
+        token
     }
 }
 
@@ -390,6 +441,69 @@ pub struct ProviderStats {
     pub evictions: u64,
     /// Keys in the cache now.
     pub entries: usize,
+}
+
+/// No valid token could be handed out. `Display` says what failed and what to
+/// do; the cause ([`CredentialsError`], [`TokenError`]) is the `source`, not
+/// repeated. No token or key enters an error. Cheap to clone: callers waiting
+/// on one signing all receive its error.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    /// AWS credentials could not be loaded, and no cached token is valid.
+    #[error(
+        "no IAM token for {who} at {endpoint}: AWS credentials could not be loaded; \
+         fix the credentials source as the cause says"
+    )]
+    Credentials {
+        /// `host:port` (RDS) or `host` (DSQL).
+        endpoint: String,
+        /// The database user (RDS) or the DSQL action.
+        who: String,
+        /// Why the credentials could not be loaded.
+        #[source]
+        source: CredentialsError,
+    },
+
+    /// The parameters cannot be signed for (empty user, bad host or region, ...).
+    #[error(
+        "no IAM token for {who} at {endpoint}: the parameters cannot be signed for; \
+         correct the one the cause names"
+    )]
+    Signing {
+        /// `host:port` (RDS) or `host` (DSQL), as given.
+        endpoint: String,
+        /// The database user (RDS) or the DSQL action.
+        who: String,
+        /// What is wrong with the parameters.
+        #[source]
+        source: TokenError,
+    },
+
+    /// The only credentials available expire too soon for a token to be
+    /// handed out (within the provider's margin), and no newer ones could be
+    /// fetched.
+    #[error(
+        "no IAM token for {who} at {endpoint}: the AWS credentials expire at {} (within the \
+         token margin) and no newer ones could be fetched; check that the credentials \
+         source is reachable (the credentials cache logs why its refresh failed)",
+        Rfc3339(*credentials_expiry)
+    )]
+    CredentialsExpiring {
+        /// `host:port` (RDS) or `host` (DSQL).
+        endpoint: String,
+        /// The database user (RDS) or the DSQL action.
+        who: String,
+        /// When the credentials expire.
+        credentials_expiry: SystemTime,
+    },
+
+    /// A background refresher was asked for outside a Tokio runtime.
+    #[error(
+        "the background token refresher needs a Tokio runtime; call \
+         start_background_refresh from within one (e.g. inside #[tokio::main])"
+    )]
+    NoRuntime,
 }
 
 /// The live counters: tallies, so `Relaxed` is enough.
