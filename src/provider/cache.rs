@@ -1,7 +1,6 @@
-//! The cache: per token kind, a map behind a read-write lock from the caller's
-//! parameters (hashed as given: a lookup builds no key) to the key's current
-//! token and its one signing in flight; hits, signing, refresh ahead,
-//! invalidation and upkeep.
+//! How the cache works: per token kind, a map behind a read-write lock from
+//! the caller's parameters (hashed as given: a lookup builds no key) to the
+//! key's current token and its one signing in flight.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -22,7 +21,7 @@ use crate::token::{sign_dsql_token, sign_rds_token};
 pub(super) trait Params: Hash + Eq + Clone + Send + Sync + 'static {
     fn sign(&self, credentials: &Credentials, now: SystemTime) -> Result<AuthToken, TokenError>;
     fn table(inner: &Inner) -> &Table<Self>;
-    /// For logs and errors (nothing secret): `host:port` (RDS) or `host` (DSQL).
+    /// For logs and errors (not secret): `host:port` (RDS) or `host` (DSQL).
     fn endpoint(&self) -> String;
     /// The user (RDS) or the action (DSQL).
     fn who(&self) -> &str;
@@ -73,8 +72,7 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What callers who waited for a signing learn: its error, or to look at the
-/// cache again.
+/// What callers who waited for a signing learn: its error, or to look again.
 type Outcome = Result<(), ProviderError>;
 
 type Provided = Result<ProvidedToken, ProviderError>;
@@ -287,18 +285,15 @@ impl Inner {
             valid_until = %Rfc3339(token.valid_until()),
             "signed an IAM token"
         );
-        let margin = self.margin;
-        match token.credentials_expiry() {
-            Some(expiry) if expiry.checked_sub(margin).is_none_or(|t| t <= now) => {
-                Err(fail(expiring(params, expiry)))
-            }
-            _ => Ok(self.hand_out(token)),
+        if let Some(expiry) = token.credentials_expiry()
+            && expiry.checked_sub(self.margin).is_none_or(|t| t <= now)
+        {
+            return Err(fail(expiring(params, expiry)));
         }
+        Ok(self.hand_out(token))
     }
 
-    /// `token` as the cache hands it out: while `now < reuse_until`, where
-    /// `reuse_until = min(signed_at + lifetime, valid_until) - margin`, and
-    /// refreshed ahead from `refresh_at`.
+    /// `token` as the cache hands it out, in the window the module docs give.
     /// A lifetime shorter than twice the margin (say `iamExpiration=20`) is
     /// far from the token's real expiry, so against the lifetime the margin
     /// shrinks to half of it; against `valid_until` it always applies.
@@ -339,16 +334,8 @@ impl Inner {
         true
     }
 
-    /// Drop the idle entries, then refresh, one after the other, the due
-    /// tokens of keys in use (a key nobody asked for since its token was
-    /// signed is left to idle out).
-    pub(super) async fn maintain(&self) {
-        let now = self.clock.now();
-        self.maintain_table(&self.rds, now).await;
-        self.maintain_table(&self.dsql, now).await;
-    }
-
-    async fn maintain_table<P: Params>(&self, table: &Table<P>, now: SystemTime) {
+    /// [`TokenProvider::maintain`](super::TokenProvider::maintain) for one table.
+    pub(super) async fn maintain<P: Params>(&self, table: &Table<P>, now: SystemTime) {
         self.evict(&mut write(table), now, usize::MAX);
         let in_use = |e: &Entry, t: &ProvidedToken| e.last_used() >= unix_secs(t.signed_at());
         let due: Vec<_> = (read(table).iter())

@@ -20,9 +20,9 @@
 //!   ([`ProviderStats`]) and **traces** (`mint` and `refresh` spans; never a
 //!   token, a signature, a secret key or a session token).
 //!
-//! A cache hit takes a read lock, looks the caller's parameters up, reads the
-//! [`Clock`] and clones the token's `Arc`: callers share one copy of a token,
-//! which goes with the provider. Tests drive time with a
+//! A cache hit takes a read lock, looks the parameters up, reads the [`Clock`]
+//! and clones the token's `Arc`: callers share one copy of a token, which goes
+//! with the provider. Tests drive time with a
 //! [`ManualClock`](crate::clock::ManualClock):
 //!
 //! ```
@@ -76,8 +76,7 @@ use crate::token::{AuthToken, DsqlTokenParams, RdsTokenParams, Rfc3339, TokenErr
 
 /// How long a token is reused by default: 870 s, the AWS Advanced JDBC
 /// Wrapper's `iamExpiration` default (15 minutes minus 30 s: its users saw
-/// tokens used right at the 900 s edge rejected, aws-advanced-jdbc-wrapper
-/// issue #612).
+/// tokens rejected at the 900 s edge, aws-advanced-jdbc-wrapper issue #612).
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(870);
 
 /// How long before the end of its life a token stops being handed out, by
@@ -99,7 +98,8 @@ pub const REFRESH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 /// The default [`max_idle`](TokenProviderBuilder::max_idle): 15 minutes.
 pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(15 * 60);
 
-/// The default [`capacity`](TokenProviderBuilder::capacity); an entry is about 1 KB.
+/// The default [`capacity`](TokenProviderBuilder::capacity); an entry is
+/// about 1 KB.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// Hands out IAM tokens for new connections, from a cache (see the
@@ -182,7 +182,9 @@ impl TokenProvider {
     /// refresh-ahead point whose keys were used since they were signed (what
     /// the background refresher does on every tick).
     pub async fn maintain(&self) {
-        self.inner.maintain().await;
+        let (inner, now) = (&self.inner, self.inner.clock.now());
+        inner.maintain(&inner.rds, now).await;
+        inner.maintain(&inner.dsql, now).await;
     }
 
     /// Start a Tokio task that runs [`maintain`](Self::maintain) every
@@ -194,22 +196,17 @@ impl TokenProvider {
     ///
     /// [`ProviderError::NoRuntime`] when called outside a Tokio runtime.
     pub fn start_background_refresh(&self, interval: Duration) -> Result<(), ProviderError> {
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| ProviderError::NoRuntime)?;
-        let weak = Arc::downgrade(&self.inner);
-        let mut task = JoinSet::new();
-        task.spawn_on(
-            async move {
-                let period = interval.max(Duration::from_millis(10));
-                let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                while let (_, Some(inner)) = (ticks.tick().await, weak.upgrade()) {
-                    let span = tracing::debug_span!("background_refresh");
-                    inner.maintain().instrument(span).await;
-                }
-            },
-            &runtime,
-        );
+        tokio::runtime::Handle::try_current().map_err(|_| ProviderError::NoRuntime)?;
+        let (weak, mut task) = (Arc::downgrade(&self.inner), JoinSet::new());
+        task.spawn(async move {
+            let period = interval.max(Duration::from_millis(10));
+            let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while let (_, Some(inner)) = (ticks.tick().await, weak.upgrade()) {
+                let span = tracing::debug_span!("background_refresh");
+                TokenProvider { inner }.maintain().instrument(span).await;
+            }
+        });
         // Dropping the previous task's set aborts it.
         let background = &self.inner.background;
         *background.lock().unwrap_or_else(PoisonError::into_inner) = task;
@@ -295,8 +292,8 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// When a cached token is refreshed ahead: a [`RefreshAhead`], `0.5` (a
-    /// share of its reuse window) or `Duration::from_secs(120)` (before its end).
+    /// When a cached token is refreshed ahead: [`RefreshAhead`], or `0.5` (a
+    /// share of the window) or `Duration::from_secs(120)` (before its end).
     pub fn refresh_ahead(mut self, refresh_ahead: impl Into<RefreshAhead>) -> Self {
         self.0.refresh_ahead = refresh_ahead.into();
         self
@@ -374,8 +371,7 @@ pub struct ProvidedToken {
 }
 
 impl ProvidedToken {
-    /// The token, shared with the cache and its other callers (a reference
-    /// count, not a copy).
+    /// The token, shared with the cache (a reference count, not a copy).
     pub fn shared(&self) -> Arc<AuthToken> {
         Arc::clone(&self.token)
     }
@@ -425,12 +421,13 @@ impl fmt::Debug for ProvidedToken {
 pub struct ProviderStats {
     /// Tokens signed (for callers, by refreshes ahead, with a zero lifetime).
     pub minted: u64,
-    /// Calls answered with a token already cached ([`ProvidedToken::from_cache`]).
+    /// Calls answered with a token already cached
+    /// ([`ProvidedToken::from_cache`]).
     pub hits: u64,
     /// Calls that waited for another caller's signing of the key and got its
     /// token (1,000 callers on a cold key: 1 mint, up to 999 of these).
     pub coalesced: u64,
-    /// Refreshes ahead that replaced a token with a newer one (part of `minted`).
+    /// Refreshes ahead that replaced a token (part of `minted`).
     pub refreshes: u64,
     /// Failed attempts to sign: no credentials, parameters that cannot be
     /// signed for, or a refresh that could not extend a token's life.
