@@ -30,14 +30,14 @@ pub(crate) struct Turn<T> {
     waited_for_run: bool,
 }
 
-impl<T: Clone> SingleFlight<T> {
-    pub(crate) fn new() -> Self {
-        Self {
-            last: Arc::new(Mutex::new(None)),
-            runs: Arc::new(AtomicU64::new(0)),
-        }
+impl<T> Default for SingleFlight<T> {
+    fn default() -> Self {
+        let (last, runs) = (Arc::new(Mutex::new(None)), Arc::default());
+        Self { last, runs }
     }
+}
 
+impl<T: Clone> SingleFlight<T> {
     /// Wait for the turn.
     pub(crate) async fn turn(&self) -> Turn<T> {
         let seen = self.runs.load(Ordering::Acquire);
@@ -86,7 +86,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_turn_at_a_time() {
-        let flight = SingleFlight::<u32>::new();
+        let flight = SingleFlight::<u32>::default();
         let turn = flight.try_turn().unwrap();
         assert!(flight.busy());
         assert!(flight.try_turn().is_none());
@@ -98,7 +98,7 @@ mod tests {
 
     #[tokio::test]
     async fn who_waited_for_a_run_shares_its_outcome() {
-        let flight = Arc::new(SingleFlight::<u32>::new());
+        let flight = Arc::new(SingleFlight::<u32>::default());
         let running = flight.turn().await;
         let waiters: Vec<_> = (0..3)
             .map(|_| {

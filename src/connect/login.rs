@@ -84,7 +84,7 @@ where
     let dropped = tokens.invalidate(&target.token, &token);
     tracing::debug!(target: "rds_iam::connect", server = %target, dropped, "invalidated the rejected token");
     let fresh = token_for(tokens, target).await?;
-    match attempt(fresh.into_shared()).await {
+    match attempt(fresh.shared()).await {
         Outcome::Connected(connected) => Ok(connected),
         Outcome::Failed(e) => Err(e),
         Outcome::Rejected(source) => Err(rejected(target, engine, true, source)),

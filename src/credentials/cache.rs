@@ -180,7 +180,7 @@ impl CredentialsProvider {
                 refresh_before,
                 diagnostics,
                 cached: RwLock::new(None),
-                flight: SingleFlight::new(),
+                flight: SingleFlight::default(),
                 fetches: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
                 warned: AtomicBool::new(false),

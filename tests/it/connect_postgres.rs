@@ -673,7 +673,7 @@ async fn a_cached_token_the_server_rejects_is_retried_exactly_once() {
         "{logs}"
     );
     let token = tokens.token(&connector.targets()[0].token).await.unwrap();
-    let token = token.token().expose();
+    let token = token.expose();
     let signature = token.rsplit_once("X-Amz-Signature=").unwrap().1;
     assert!(!logs.contains(signature), "{logs}");
     assert!(!logs.contains(token));

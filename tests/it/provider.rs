@@ -339,7 +339,7 @@ async fn reuses_a_token_within_its_lifetime() {
         clock.set(at(secs));
         let again = provider.token(&params()).await.unwrap();
         assert!(again.from_cache(), "at {secs} s");
-        assert_eq!(again.token(), first.token());
+        assert_eq!(*again, *first);
         hits.push(again.shared());
     }
     // Every hit hands out the token that was signed: one copy, shared.
@@ -448,6 +448,70 @@ async fn never_hands_out_a_token_past_its_end_minus_the_margin() {
     }
     assert!(handed_out > 250, "{handed_out}");
     assert!(provider.stats().refreshes >= 2, "{:?}", provider.stats());
+}
+
+/// The window a token is handed out in, and the instant upkeep refreshes it
+/// from, for each setting (what `TokenProviderBuilder` documents).
+#[tokio::test]
+async fn windows_follow_lifetime_credentials_margin_and_refresh_ahead() {
+    let (fraction, default) = (RefreshAhead::AtFraction, RefreshAhead::default());
+    let before = |secs| RefreshAhead::Before(Duration::from_secs(secs));
+    // Lifetime, refresh ahead, credentials expiry (s), then reuse_until and
+    // refresh_at (ms after signing).
+    let cases = [
+        (870, default, None, 840_000, Some(560_000)),
+        // Credentials expiring first shorten the window.
+        (870, default, Some(600), 570_000, Some(380_000)),
+        // 900 s still keeps the margin to the token's expiry; 20 s halves the margin.
+        (900, default, None, 870_000, Some(580_000)),
+        (20, fraction(0.5), None, 10_000, Some(5_000)),
+        (870, before(120), None, 840_000, Some(720_000)),
+        (870, before(5000), None, 840_000, Some(0)),
+        (870, fraction(2.0), None, 840_000, Some(840_000)),
+        (870, fraction(f64::NAN), None, 840_000, Some(560_000)),
+        (870, RefreshAhead::Disabled, None, 840_000, None),
+    ];
+    let ms = |ms: u64| at(0) + Duration::from_millis(ms);
+    for (n, (lifetime, refresh_ahead, expiry, reuse_until, refresh_at)) in
+        cases.into_iter().enumerate()
+    {
+        let clock = ManualClock::new(at(0));
+        let credentials = static_credentials(&clock, expiry.map(at)).await;
+        let provider = builder(credentials, &clock)
+            .lifetime(Duration::from_secs(lifetime))
+            .refresh_ahead(refresh_ahead)
+            .build();
+        let token = provider.token(&params()).await.unwrap();
+        assert_eq!(token.reuse_until(), ms(reuse_until), "case {n}");
+        // Upkeep signs anew from the refresh point on, and not before it.
+        let last = refresh_at.unwrap_or(reuse_until);
+        if last > 0 {
+            clock.set(ms(last - 1));
+            provider.maintain().await;
+            assert_eq!(provider.stats().minted, 1, "case {n}");
+        }
+        if refresh_at.is_some() {
+            clock.set(ms(last));
+            provider.maintain().await;
+            assert_eq!(provider.stats().minted, 2, "case {n}");
+        }
+    }
+
+    // Credentials expiring within the margin leave no window: no token.
+    let clock = ManualClock::new(at(0));
+    let provider = builder(static_credentials(&clock, Some(at(20))).await, &clock).build();
+    let err = provider.token(&params()).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::CredentialsExpiring { .. }),
+        "{err:?}"
+    );
+    // A DSQL token that expires within the margin is handed out once, never reused.
+    let provider = builder(static_credentials(&clock, None).await, &clock).build();
+    let short = DsqlTokenParams::new("db.example.com", "us-east-1", DsqlAction::DbConnect)
+        .with_expires_in(Duration::from_secs(20));
+    let token = provider.dsql_token(&short).await.unwrap();
+    assert_eq!(token.reuse_until(), token.signed_at());
+    assert!(!provider.dsql_token(&short).await.unwrap().from_cache());
 }
 
 #[tokio::test]
@@ -648,10 +712,7 @@ async fn no_token_outlives_its_provider() {
     let refreshed = other.token(&provider);
     assert_eq!(refreshed.signed_at(), at(600));
 
-    let tokens = [
-        Arc::downgrade(&first.into_shared()),
-        Arc::downgrade(&refreshed.into_shared()),
-    ];
+    let tokens = [first, refreshed].map(|token| Arc::downgrade(&token.shared()));
     drop(provider);
     tasks_down_to(tasks_before).await;
     for (n, token) in tokens.iter().enumerate() {
@@ -823,7 +884,7 @@ async fn a_thousand_callers_on_a_cold_key_share_one_signing_and_one_fetch() {
         tokens.push(caller.await.unwrap());
     }
     let first = tokens[0].shared();
-    assert!(tokens.iter().all(|t| *t.token() == *first));
+    assert!(tokens.iter().all(|t| **t == *first));
     assert_eq!(tokens.iter().filter(|t| !t.from_cache()).count() as u64, {
         let s = provider.stats();
         1 + s.coalesced
@@ -870,7 +931,7 @@ async fn many_keys_in_parallel_each_sign_once() {
         assert_eq!(token.endpoint(), format!("{}:5432", p.host));
         assert!(token.expose().contains(&format!("DBUser=user{key}&")));
         match &by_key[key] {
-            Some(seen) => assert_eq!(**seen, *token.token()),
+            Some(seen) => assert_eq!(**seen, *token),
             None => by_key[key] = Some(token.shared()),
         }
     }

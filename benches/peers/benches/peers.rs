@@ -101,11 +101,12 @@ fn bench_peers(c: &mut Criterion) {
     let _entered = runtime.enter();
     let (_, credentials) = &cases[0];
     let (generator, sdk_config) = sdk_generator(&target, credentials, at);
-    let provider = TokenProvider::new(
+    let provider = TokenProvider::builder(
         runtime
             .block_on(CredentialsConfig::static_credentials(credentials.clone()).build())
             .expect("static credentials"),
-    );
+    )
+    .build();
     let first = runtime
         .block_on(provider.token(&params))
         .expect("the provider signs");
