@@ -10,6 +10,7 @@
 //!
 //! What only one engine has (PostgreSQL cancel requests and `application_name`, MySQL's
 //! greeting and `KILL`) is tested in that engine's own file of each suite.
+#![allow(unused_imports, unused_macros)] // reason: benches/connect.rs includes support, not this
 
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -222,6 +223,8 @@ pub trait Db: Sized + 'static {
     const REFUSED: &'static str;
     /// The code of a query on a table that does not exist: `42P01`, `1146`.
     const NO_SUCH_TABLE: &'static str;
+    /// The message of the refusal RDS sends for a bad token of `user`.
+    fn refused_like_rds(user: &str) -> String;
     /// Assert that `error` is the refusal RDS sends for a bad token of `user`.
     fn assert_refused_like_rds(error: &Self::Error, user: &str);
     /// Assert that `error` is the refusal RDS sends `user` when it connects without TLS.

@@ -58,11 +58,6 @@ fn server_error(error: &mysql_async::Error) -> &mysql_async::ServerError {
     }
 }
 
-/// What RDS says to a refused login of `user` from the emulator's clients (127.0.0.1).
-fn access_denied(user: &str) -> String {
-    format!("Access denied for user '{user}'@'127.0.0.1' (using password: YES)")
-}
-
 impl Db for MySql {
     const ENGINE: Engine = Engine::Mysql;
     const ENDPOINT_PORT: u16 = 3306;
@@ -83,8 +78,9 @@ impl Db for MySql {
         db
     }
 
+    /// The server's refusal, which RDS's copies.
     fn wrong_password_line(user: &str) -> String {
-        access_denied(user)
+        Self::refused_like_rds(user)
     }
 
     async fn create_user(name: &str, login: Login<'_>) {
@@ -192,11 +188,15 @@ impl Db for MySql {
     const REFUSED: &'static str = "1045";
     const NO_SUCH_TABLE: &'static str = "1146";
 
+    fn refused_like_rds(user: &str) -> String {
+        format!("Access denied for user '{user}'@'127.0.0.1' (using password: YES)")
+    }
+
     fn assert_refused_like_rds(error: &mysql_async::Error, user: &str) {
         let e = server_error(error);
         assert_eq!(e.code, 1045, "{e:?}");
         assert_eq!(e.state, "28000");
-        assert_eq!(e.message, access_denied(user));
+        assert_eq!(e.message, Self::refused_like_rds(user));
     }
 
     /// The same refusal as for a bad token (RDS does not tell them apart).
@@ -261,7 +261,7 @@ impl Db for MySql {
     }
 
     fn cli_refused_like_rds(user: &str) -> String {
-        format!("ERROR 1045 (28000): {}", access_denied(user))
+        format!("ERROR 1045 (28000): {}", Self::refused_like_rds(user))
     }
 
     fn cli_refused_without_tls(user: &str) -> String {
@@ -300,7 +300,7 @@ impl Db for MySql {
         assert_eq!(reply[4], 0xFF, "an ERR packet");
         let text = String::from_utf8_lossy(&reply);
         assert!(
-            text.contains(&format!("#28000{}", access_denied(user))),
+            text.contains(&format!("#28000{}", Self::refused_like_rds(user))),
             "{text}"
         );
     }

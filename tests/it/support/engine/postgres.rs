@@ -203,14 +203,15 @@ impl Db for Postgres {
     const REFUSED: &'static str = "28000";
     const NO_SUCH_TABLE: &'static str = "42P01";
 
+    fn refused_like_rds(user: &str) -> String {
+        format!("PAM authentication failed for user \"{user}\"")
+    }
+
     fn assert_refused_like_rds(error: &tokio_postgres::Error, user: &str) {
         let db = db_error(error);
         assert_eq!(db.severity(), "FATAL");
         assert_eq!(db.code(), &SqlState::INVALID_AUTHORIZATION_SPECIFICATION);
-        assert_eq!(
-            db.message(),
-            format!("PAM authentication failed for user \"{user}\"")
-        );
+        assert_eq!(db.message(), Self::refused_like_rds(user));
     }
 
     fn assert_refused_without_tls(error: &tokio_postgres::Error, user: &str) {
@@ -270,7 +271,7 @@ impl Db for Postgres {
     }
 
     fn cli_refused_like_rds(user: &str) -> String {
-        format!("FATAL:  PAM authentication failed for user \"{user}\"")
+        format!("FATAL:  {}", Self::refused_like_rds(user))
     }
 
     fn cli_refused_without_tls(user: &str) -> String {
