@@ -86,10 +86,30 @@ async fn connect_err<E: Db>(connector: &E::Connector) -> ConnectError {
     }
 }
 
+/// `url`'s connector, with `tokens` and without the system's CAs.
+async fn connector<E: Db>(url: &JdbcUrl, tokens: TokenProvider) -> E::Connector {
+    E::from_url(url)
+        .unwrap()
+        .system_roots(false)
+        .token_provider(tokens)
+        .build()
+        .await
+        .unwrap()
+}
+
 /// Connect, check that the session is `user`'s, log out.
 async fn logs_in_as<E: Db>(connector: &E::Connector, user: &str) {
     let mut session = E::connect(connector).await.unwrap();
     assert_eq!(E::whoami(&mut session).await.user, E::account(user));
+    E::close(session).await;
+}
+
+/// The same straight to the server, which says the session is encrypted (through the
+/// emulator it sees the emulator's plaintext connection).
+async fn logs_in_directly_as<E: Db>(connector: &E::Connector, user: &str) {
+    let mut session = E::connect(connector).await.unwrap();
+    assert_eq!(E::whoami(&mut session).await.user, E::account(user));
+    assert!(E::uses_tls(&mut session).await);
     E::close(session).await;
 }
 
@@ -110,18 +130,10 @@ async fn a_ca_from_a_bundle_of_121_certificates_verifies_the_server<E: Db>() {
         E::CA_FILE_PARAMETERS[0],
         bundle.display()
     );
-    let connector = E::from_url(&url::<E>(&format!("localhost:{port}"), user, &query))
-        .unwrap()
-        .system_roots(false)
-        .token_provider(provider(&clock).await)
-        .build()
-        .await
-        .unwrap();
+    let url = url::<E>(&format!("localhost:{port}"), user, &query);
+    let connector = connector::<E>(&url, provider(&clock).await).await;
     assert_eq!(E::tls_mode(&connector), TlsMode::VerifyFull);
-    let mut session = E::connect(&connector).await.unwrap();
-    assert_eq!(E::whoami(&mut session).await.user, E::account(user));
-    assert!(E::uses_tls(&mut session).await);
-    E::close(session).await;
+    logs_in_directly_as::<E>(&connector, user).await;
 }
 
 async fn a_wrong_ca_is_an_untrusted_certificate_error_naming_the_file<E: Db>() {
@@ -135,13 +147,8 @@ async fn a_wrong_ca_is_an_untrusted_certificate_error_naming_the_file<E: Db>() {
     let clock = ManualClock::new(t0());
     for parameter in E::CA_FILE_PARAMETERS {
         let query = format!("&{}&{parameter}={}", E::VERIFY_CA, wrong.display());
-        let connector = E::from_url(&url::<E>(&format!("localhost:{port}"), user, &query))
-            .unwrap()
-            .system_roots(false)
-            .token_provider(provider(&clock).await)
-            .build()
-            .await
-            .unwrap();
+        let url = url::<E>(&format!("localhost:{port}"), user, &query);
+        let connector = connector::<E>(&url, provider(&clock).await).await;
         let err = connect_err::<E>(&connector).await;
         let ConnectError::UntrustedCertificate { ref trusted, .. } = err else {
             panic!("expected an untrusted certificate, got {err:?}");
@@ -214,7 +221,7 @@ async fn a_host_name_mismatch_names_both_names<E: Db>() {
         .build()
         .await
         .unwrap();
-    logs_in_as::<E>(&connector, user).await;
+    logs_in_directly_as::<E>(&connector, user).await;
 }
 
 async fn require_encrypts_without_checking_the_certificate<E: Db>() {
@@ -225,18 +232,10 @@ async fn require_encrypts_without_checking_the_certificate<E: Db>() {
     let clock = ManualClock::new(t0());
     // No CA at all: require does not verify.
     let query = format!("&{}", E::REQUIRE);
-    let connector = E::from_url(&url::<E>(&format!("localhost:{port}"), user, &query))
-        .unwrap()
-        .system_roots(false)
-        .token_provider(provider(&clock).await)
-        .build()
-        .await
-        .unwrap();
+    let url = url::<E>(&format!("localhost:{port}"), user, &query);
+    let connector = connector::<E>(&url, provider(&clock).await).await;
     assert_eq!(E::tls_mode(&connector), TlsMode::Require);
-    let mut session = E::connect(&connector).await.unwrap();
-    assert_eq!(E::whoami(&mut session).await.user, E::account(user));
-    assert!(E::uses_tls(&mut session).await);
-    E::close(session).await;
+    logs_in_directly_as::<E>(&connector, user).await;
 }
 
 async fn a_server_without_tls_is_refused_before_any_password<E: Db>() {
@@ -343,7 +342,7 @@ async fn an_unreachable_first_host_moves_on_to_the_next<E: Db>() {
         .await
         .unwrap();
     assert_eq!(E::targets(&connector).len(), 2);
-    logs_in_as::<E>(&connector, user).await;
+    logs_in_directly_as::<E>(&connector, user).await;
     // Each host signed its own token.
     assert_eq!(tokens.stats().minted, 2);
 
@@ -443,13 +442,7 @@ impl<E: Db> Emulated<E> {
     }
 
     async fn connector(&self, user: &str, database: &str, tokens: TokenProvider) -> E::Connector {
-        E::from_url(&self.url(user, database))
-            .unwrap()
-            .system_roots(false)
-            .token_provider(tokens)
-            .build()
-            .await
-            .unwrap()
+        connector::<E>(&self.url(user, database), tokens).await
     }
 
     fn outcomes(&self) -> Vec<LoginOutcome> {
@@ -469,13 +462,8 @@ async fn an_iam_host_with_a_trailing_root_dot_signs_and_verifies_the_name_withou
         &format!("iamHost={ENDPOINT_HOST}&"),
         &format!("iamHost={ENDPOINT_HOST}.&"),
     );
-    let connector = E::from_url(&JdbcUrl::parse(&url).unwrap())
-        .unwrap()
-        .system_roots(false)
-        .token_provider(provider(&e.clock).await)
-        .build()
-        .await
-        .unwrap();
+    let tokens = provider(&e.clock).await;
+    let connector = connector::<E>(&JdbcUrl::parse(&url).unwrap(), tokens).await;
     assert_eq!(E::targets(&connector)[0].tls_name(), ENDPOINT_HOST);
     logs_in_as::<E>(&connector, user).await;
     assert_eq!(e.outcomes(), [LoginOutcome::Accepted]);

@@ -98,18 +98,11 @@ impl<E: Db> Harness<E> {
         E::login(self.emulator.local_addr(), ca, user, password, database).await
     }
 
-    /// Run the engine's command-line client as `user` with `password`.
-    async fn cli(
-        &self,
-        user: &str,
-        password: &str,
-        database: &str,
-        tls: bool,
-        sql: &str,
-    ) -> std::process::Output {
-        let addr = self.emulator.local_addr();
-        let ca = self.emulator.ca_path().unwrap();
-        E::cli(addr, ca, user, password, database, tls, sql).await
+    /// Log in with `password` and assert that the emulator refused it like RDS, for `why`.
+    async fn assert_refused(&self, user: &str, password: &str, why: Rejection) {
+        let err = refused(self.login(user, password).await);
+        E::assert_refused_like_rds(&err, user);
+        assert_eq!(self.last_outcome(), LoginOutcome::Rejected(why));
     }
 
     fn last_outcome(&self) -> LoginOutcome {
@@ -179,12 +172,8 @@ async fn an_endpoint_on_port_443_accepts_its_tokens<E: Db>() {
     E::close(h.login(user, &for_443).await.unwrap()).await;
     assert_eq!(h.last_outcome(), LoginOutcome::Accepted);
     // A token for the engine's port is still refused there.
-    let err = refused(h.login(user, &token::<E>(user)).await);
-    E::assert_refused_like_rds(&err, user);
-    assert_eq!(
-        h.last_outcome(),
-        LoginOutcome::Rejected(Rejection::WrongHost)
-    );
+    h.assert_refused(user, &token::<E>(user), Rejection::WrongHost)
+        .await;
 }
 
 async fn user_names_that_need_percent_encoding<E: Db>() {
@@ -238,8 +227,14 @@ async fn the_command_line_client_logs_in_with_a_token_and_verified_tls<E: Db>() 
     let h = harness::<E>().await;
     let user = "emu_iam_cli";
     let database = E::create_user_with_notes(user).await;
+    let (addr, ca, token) = (
+        h.emulator.local_addr(),
+        h.emulator.ca_path().unwrap(),
+        token::<E>(user),
+    );
+    let cli = |tls, sql| E::cli(addr, ca, user, &token, &database, tls, sql);
     let (sql, expected) = E::cli_query(user, E::server().addr().port());
-    let out = h.cli(user, &token::<E>(user), &database, true, sql).await;
+    let out = cli(true, sql).await;
     assert!(
         out.status.success(),
         "{}",
@@ -250,9 +245,7 @@ async fn the_command_line_client_logs_in_with_a_token_and_verified_tls<E: Db>() 
 
     // A token 16 minutes old: the client shows the RDS error.
     h.clock.advance(Duration::from_secs(16 * 60));
-    let out = h
-        .cli(user, &token::<E>(user), &database, true, "SELECT 1")
-        .await;
+    let out = cli(true, "SELECT 1").await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&E::cli_refused_like_rds(user)), "{stderr}");
@@ -260,9 +253,7 @@ async fn the_command_line_client_logs_in_with_a_token_and_verified_tls<E: Db>() 
 
     // Without TLS it is refused before it is asked for the token.
     h.clock.set(t0());
-    let out = h
-        .cli(user, &token::<E>(user), &database, false, "SELECT 1")
-        .await;
+    let out = cli(false, "SELECT 1").await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -454,9 +445,7 @@ async fn bad_tokens_are_refused_like_rds_with_the_reason_recorded<E: Db>() {
     // Expired: the emulator's clock 16 minutes after signing.
     let fresh = good.token();
     h.clock.advance(Duration::from_secs(16 * 60));
-    let err = refused(h.login(user, &fresh).await);
-    E::assert_refused_like_rds(&err, user);
-    assert_eq!(h.last_outcome(), LoginOutcome::Rejected(Rejection::Expired));
+    h.assert_refused(user, &fresh, Rejection::Expired).await;
     // Still valid at 14 minutes.
     h.clock.set(t0() + Duration::from_secs(14 * 60));
     E::close(h.login(user, &fresh).await.unwrap()).await;
@@ -506,12 +495,8 @@ async fn session_token_must_match_when_configured<E: Db>() {
             credentials,
             ..claim.clone()
         };
-        let err = refused(h.login(user, &wrong.token()).await);
-        E::assert_refused_like_rds(&err, user);
-        assert_eq!(
-            h.last_outcome(),
-            LoginOutcome::Rejected(Rejection::WrongSessionToken)
-        );
+        h.assert_refused(user, &wrong.token(), Rejection::WrongSessionToken)
+            .await;
     }
 }
 
