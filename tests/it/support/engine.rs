@@ -18,7 +18,6 @@ mod mysql;
 mod postgres;
 
 use std::fmt::{Debug, Display};
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -170,7 +169,7 @@ pub trait Db: Sized + 'static {
     /// The log line a server writes when a password `user` sent is wrong: a password reached
     /// it.
     fn wrong_password_line(user: &str) -> String;
-    /// Create (or replace) user `name` logging in with `login`.
+    /// Create user `name` logging in with `login`.
     fn create_user(name: &str, login: Login<'_>) -> impl Future<Output = ()>;
     /// Create user `name` ([`Login::Trust`]) with a table `notes` of its own holding one row
     /// (1, 'from the real backend'); the database to log in to for it.
@@ -261,8 +260,8 @@ pub trait Db: Sized + 'static {
 
     /// Connect as a client that then says nothing (after reading MySQL's greeting).
     fn idle_client(addr: SocketAddr) -> impl Future<Output = tokio::net::TcpStream> + Send;
-    /// A client that sends `password` without TLS and without waiting to be asked; the
-    /// emulator's reply (asserted to be the refusal for no TLS).
+    /// A client that sends `password` without TLS and without waiting to be asked; asserts
+    /// that the emulator's reply is the refusal for no TLS.
     fn send_password_unasked(
         addr: SocketAddr,
         user: &str,
