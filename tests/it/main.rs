@@ -23,18 +23,13 @@ mod live_mariadb;
 mod live_postgres;
 
 #[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+mod emulator;
+#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
 mod emulator_hostile;
-#[cfg(all(feature = "emulator", feature = "postgres"))]
-mod emulator_postgres;
 #[cfg(feature = "emulator")]
 mod emulator_verifier;
 
+#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+mod connect;
 #[cfg(all(feature = "emulator", feature = "postgres", feature = "mysql"))]
 mod connect_cli;
-#[cfg(all(feature = "emulator", feature = "postgres"))]
-mod connect_postgres;
-#[cfg(all(feature = "emulator", feature = "mysql"))]
-mod emulator_mysql;
-
-#[cfg(all(feature = "emulator", feature = "mysql"))]
-mod connect_mysql;

@@ -1,115 +1,161 @@
-//! Hostile clients against the PostgreSQL front end.
+//! The PostgreSQL front end's raw protocol for the hostile clients, and what only it has:
+//! `GSSENCRequest`, and the emulator command (at the file-descriptor limit, its secrets).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
 use postgres_protocol::message::frontend;
-use rds_iam::emulator::{
-    EmulatorConfigBuilder, Engine, LoginOutcome, MAX_CLIENT_TEXT, Rejection, RunningEmulator,
-};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_postgres::config::SslMode;
+use tokio_native_tls::TlsStream;
 
-use super::{
-    Rng, SLACK, TIMEOUT, closed_by_the_timeout, largest_allocation_during, long_name,
-    start_emulator, tls_connector, until_closed,
+use super::{Malformed, Rng, SLACK, TIMEOUT, Wire, iam_user, login_through, until_closed};
+use crate::support::engine::postgres_wire::{
+    self, ASKED_FOR_PASSWORD, GSSENC_REQUEST, ssl_request, startup,
 };
+use crate::support::engine::{Db, Postgres};
 use crate::support::iam::{ACCESS_KEY_ID, Claim, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY};
-use crate::support::logs::LogCapture;
-use crate::support::postgres::{self, RoleAuth};
 
-const ENDPOINT_PORT: u16 = 5432;
+impl Wire for Postgres {
+    const SEED: u64 = 0x5EED_0000;
 
-async fn emulator_with(
-    configure: impl FnOnce(EmulatorConfigBuilder) -> EmulatorConfigBuilder,
-) -> RunningEmulator {
-    start_emulator(
-        Engine::Postgres,
-        postgres::shared().addr(),
-        ENDPOINT_PORT,
-        configure,
-    )
-    .await
-}
+    fn random_clients(rng: &mut Rng) -> Vec<Vec<u8>> {
+        let mut clients = Vec::new();
+        for i in 0..200 {
+            let mut bytes = rng.bytes(200);
+            // Some start like a PasswordMessage (`p`), as one client in 200 did by chance.
+            if i % 10 == 0 {
+                bytes[0] = b'p';
+            }
+            clients.push(bytes);
+        }
+        // Also a startup followed by bytes that begin with `p` but are no password message.
+        let mut startup_then_junk = startup("junk", "postgres").to_vec();
+        startup_then_junk.extend_from_slice(b"p\x00\x00");
+        clients.push(startup_then_junk);
+        clients
+    }
 
-async fn emulator() -> RunningEmulator {
-    emulator_with(|b| b).await
-}
+    fn malformed() -> Vec<Malformed> {
+        let mut cut = startup("emu_hostile_cut", "postgres").to_vec();
+        cut.truncate(cut.len() / 2);
+        let mut big_password = startup("emu_hostile_big", "postgres").to_vec();
+        big_password.extend_from_slice(&[b'p', 0x40, 0, 0, 0, b'x']);
+        let protocol_violation: fn(&[u8]) -> bool = |r| postgres_wire::is_error(r, "08P01");
+        let plain = |what, bytes: &[u8]| Malformed {
+            what,
+            over_tls: false,
+            bytes: bytes.to_vec(),
+            then_shutdown: false,
+            reply: protocol_violation,
+            by_the_timeout: false,
+        };
+        vec![
+            plain("a first packet claiming 1 GB", &[0x40, 0, 0, 0, 0, 3, 0, 0]),
+            // The password request comes first; then the connection is closed.
+            Malformed {
+                over_tls: true,
+                reply: |r| r == ASKED_FOR_PASSWORD,
+                ..plain("over TLS, a password message claiming 1 GB", &big_password)
+            },
+            Malformed {
+                reply: <[u8]>::is_empty,
+                by_the_timeout: true,
+                ..plain("half a startup packet", &cut)
+            },
+            Malformed {
+                then_shutdown: true,
+                reply: |_| true,
+                ..plain("half a startup packet, then the client's side closed", &cut)
+            },
+            // Length fields below the minimum.
+            plain("a length of 0", &[0, 0, 0, 0]),
+            plain("a length of 7", &[0, 0, 0, 7]),
+            plain("a length of -1", &[0xFF, 0xFF, 0xFF, 0xFF]),
+        ]
+    }
 
-/// A role that logs in with a token, and that token (signed at [`t0`], the time of
-/// these tests' emulators).
-async fn iam_user(name: &str) -> String {
-    postgres::shared()
-        .create_role(name, RoleAuth::Default)
-        .await;
-    Claim::for_endpoint(ENDPOINT_PORT, name).token()
+    async fn request_tls(stream: &mut TcpStream) {
+        stream.write_all(&ssl_request()).await.unwrap();
+        assert_eq!(stream.read_u8().await.unwrap(), b'S');
+    }
+
+    async fn start_login(tls: &mut TlsStream<TcpStream>, user: &str) {
+        tls.write_all(&startup(user, "postgres")).await.unwrap();
+        let mut asked = [0u8; 9];
+        tls.read_exact(&mut asked).await.unwrap();
+        assert_eq!(asked, ASKED_FOR_PASSWORD);
+    }
+
+    async fn send_password(tls: &mut TlsStream<TcpStream>, password: &str) {
+        let mut message = BytesMut::new();
+        frontend::password_message(password.as_bytes(), &mut message).unwrap();
+        tls.write_all(&message).await.unwrap();
+    }
+
+    /// A 9 KB user or database name: a startup packet holds at most 10000 bytes.
+    fn long_login(i: usize) -> Vec<u8> {
+        let bytes = if i.is_multiple_of(2) {
+            startup(&super::long_name(i), "postgres")
+        } else {
+            startup("emu_hostile_short", &super::long_name(i))
+        };
+        bytes.to_vec()
+    }
+
+    /// One or the other, in turn (the records come in any order).
+    const CUT_AT_LEAST: (usize, usize) = (50, 49);
+
+    /// `R` (authentication) or `E` (error).
+    fn is_message(reply: &[u8]) -> bool {
+        reply.starts_with(b"R") || reply.starts_with(b"E")
+    }
+
+    fn is_error(reply: &[u8], code: &str) -> bool {
+        postgres_wire::is_error(reply, code)
+    }
+
+    fn assert_over_the_limit(reply: &[u8]) {
+        assert!(postgres_wire::is_error(reply, "53300"), "{reply:?}");
+        assert!(String::from_utf8_lossy(reply).contains("sorry, too many clients already"));
+    }
+
+    /// tokio-postgres reads the error where it expects the answer to its `SSLRequest`.
+    fn assert_refused_at_the_limit(error: &tokio_postgres::Error) {
+        let cause = std::error::Error::source(error).map(ToString::to_string);
+        assert_eq!(
+            cause.as_deref(),
+            Some("server does not support TLS"),
+            "{error}"
+        );
+    }
+
+    async fn stalls_of_its_own(addr: SocketAddr) -> Vec<(&'static str, Duration)> {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let since = Instant::now();
+        stream.write_all(&GSSENC_REQUEST).await.unwrap();
+        assert_eq!(stream.read_u8().await.unwrap(), b'N');
+        until_closed(&mut stream, TIMEOUT + SLACK).await;
+        vec![("GSSENCRequest declined", since.elapsed())]
+    }
 }
 
 /// A role and a token signed now, for the command (which runs on the system clock).
 async fn iam_user_now(name: &str) -> String {
-    iam_user(name).await;
+    iam_user::<Postgres>(name).await;
     Claim {
         at: SystemTime::now(),
-        ..Claim::for_endpoint(ENDPOINT_PORT, name)
+        ..Claim::for_endpoint(Postgres::ENDPOINT_PORT, name)
     }
     .token()
-}
-
-/// Log in through `emulator` with tokio-postgres (TLS verified) and run a query.
-async fn good_login(
-    emulator: &RunningEmulator,
-    user: &str,
-    token: &str,
-) -> Result<(), tokio_postgres::Error> {
-    login_through(
-        emulator.local_addr(),
-        emulator.ca_pem().unwrap(),
-        user,
-        token,
-    )
-    .await
-}
-
-/// Log in through the emulator at `addr` whose CA is `ca_pem`, with TLS verified for
-/// the endpoint name, and run a query.
-async fn login_through(
-    addr: SocketAddr,
-    ca_pem: &str,
-    user: &str,
-    token: &str,
-) -> Result<(), tokio_postgres::Error> {
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host(ENDPOINT_HOST)
-        .hostaddr(addr.ip())
-        .port(addr.port())
-        .user(user)
-        .password(token)
-        .dbname("postgres")
-        .ssl_mode(SslMode::Require)
-        .connect_timeout(Duration::from_secs(2));
-    let ca = native_tls::Certificate::from_pem(ca_pem.as_bytes()).unwrap();
-    let tls = postgres_native_tls::MakeTlsConnector::new(
-        native_tls::TlsConnector::builder()
-            .add_root_certificate(ca)
-            .disable_built_in_roots(true)
-            .build()
-            .unwrap(),
-    );
-    let (client, connection) = config.connect(tls).await?;
-    tokio::spawn(connection);
-    let one: i32 = client.query_one("SELECT 1", &[]).await?.get(0);
-    assert_eq!(one, 1);
-    Ok(())
 }
 
 /// The command's arguments for the shared PostgreSQL, listening on `listen`, writing
 /// its CA to `ca`, plus `extra`.
 fn command_args(listen: &str, ca: &std::path::Path, extra: &[&str]) -> Vec<String> {
-    let backend = postgres::shared().addr().to_string();
-    let endpoint = format!("{ENDPOINT_HOST}:{ENDPOINT_PORT}");
+    let backend = Postgres::server().addr().to_string();
+    let endpoint = format!("{ENDPOINT_HOST}:{}", Postgres::ENDPOINT_PORT);
     let ca = ca.display().to_string();
     [
         "--engine",
@@ -136,356 +182,6 @@ const COMMAND_ENV: [(&str, &str); 2] = [
     ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
     ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
 ];
-
-fn startup(user: &str, database: &str) -> BytesMut {
-    let mut buf = BytesMut::new();
-    frontend::startup_message([("user", user), ("database", database)], &mut buf).unwrap();
-    buf
-}
-
-fn ssl_request() -> BytesMut {
-    let mut buf = BytesMut::new();
-    frontend::ssl_request(&mut buf);
-    buf
-}
-
-/// A TLS connection to the emulator, after `SSLRequest`.
-async fn tls_to(emulator: &RunningEmulator) -> tokio_native_tls::TlsStream<TcpStream> {
-    let mut stream = TcpStream::connect(emulator.local_addr()).await.unwrap();
-    stream.write_all(&ssl_request()).await.unwrap();
-    assert_eq!(stream.read_u8().await.unwrap(), b'S');
-    tls_connector(emulator.ca_pem().unwrap())
-        .connect(ENDPOINT_HOST, stream)
-        .await
-        .unwrap()
-}
-
-/// Whether `reply` is (or starts with) an ErrorResponse with `code`.
-fn is_error(reply: &[u8], code: &str) -> bool {
-    reply.first() == Some(&b'E') && String::from_utf8_lossy(reply).contains(&format!("C{code}\0"))
-}
-
-#[tokio::test]
-async fn random_bytes_are_refused_and_never_count_as_passwords() {
-    let emulator = emulator().await;
-    let mut rng = Rng::new(0x5EED_0001);
-    let mut clients = Vec::new();
-    for i in 0..200 {
-        let mut bytes = rng.bytes(200);
-        // Some start like a PasswordMessage (`p`), as one client in 200 did by chance.
-        if i % 10 == 0 {
-            bytes[0] = b'p';
-        }
-        clients.push(bytes);
-    }
-    // Also a startup followed by bytes that begin with `p` but are no password message.
-    let mut startup_then_junk = startup("junk", "postgres").to_vec();
-    startup_then_junk.extend_from_slice(b"p\x00\x00");
-    clients.push(startup_then_junk);
-    let mut running = tokio::task::JoinSet::new();
-    for bytes in clients {
-        let addr = emulator.local_addr();
-        running.spawn(async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            // The emulator may close before it has read everything.
-            let _ = stream.write_all(&bytes).await;
-            let _ = stream.shutdown().await;
-            until_closed(&mut stream, TIMEOUT + SLACK).await
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        done.unwrap();
-    }
-    assert_eq!(emulator.plaintext_passwords_received(), 0);
-    assert_eq!(emulator.login_counts().accepted, 0);
-    // The emulator still serves.
-    let token = iam_user("emu_hostile_pg_random").await;
-    good_login(&emulator, "emu_hostile_pg_random", &token)
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn oversized_and_truncated_packets() {
-    let emulator = emulator().await;
-    let addr = emulator.local_addr();
-
-    // A first packet claiming 1 GB: refused at once, nothing allocated for it.
-    let (reply, largest) = largest_allocation_during(async {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream
-            .write_all(&[0x40, 0, 0, 0, 0, 3, 0, 0])
-            .await
-            .unwrap();
-        until_closed(&mut stream, SLACK).await.0
-    })
-    .await;
-    assert!(is_error(&reply, "08P01"), "{reply:?}");
-    assert!(largest < 1 << 20, "largest allocation {largest} bytes");
-
-    // Over TLS, a password message claiming 1 GB: the connection is closed, nothing
-    // allocated for it.
-    let (reply, largest) = largest_allocation_during(async {
-        let mut tls = tls_to(&emulator).await;
-        tls.write_all(&startup("emu_hostile_pg_big", "postgres"))
-            .await
-            .unwrap();
-        tls.write_all(&[b'p', 0x40, 0, 0, 0, b'x']).await.unwrap();
-        until_closed(&mut tls, SLACK).await.0
-    })
-    .await;
-    assert_eq!(reply, [b'R', 0, 0, 0, 8, 0, 0, 0, 3]);
-    assert!(largest < 1 << 20, "largest allocation {largest} bytes");
-
-    // A startup packet cut short, the rest never sent: closed by the timeout; with the
-    // client's side closed: at once.
-    let mut cut = startup("emu_hostile_pg_cut", "postgres").to_vec();
-    cut.truncate(cut.len() / 2);
-    let since = Instant::now();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(&cut).await.unwrap();
-    let (reply, _) = until_closed(&mut stream, TIMEOUT + SLACK).await;
-    assert!(reply.is_empty());
-    closed_by_the_timeout("half a startup packet", since.elapsed());
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(&cut).await.unwrap();
-    stream.shutdown().await.unwrap();
-    let (_, waited) = until_closed(&mut stream, SLACK).await;
-    assert!(waited < TIMEOUT, "{waited:?}");
-
-    // Length fields below the minimum.
-    for header in [[0u8, 0, 0, 0], [0, 0, 0, 7], [0xFF, 0xFF, 0xFF, 0xFF]] {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(&header).await.unwrap();
-        let (reply, _) = until_closed(&mut stream, SLACK).await;
-        assert!(is_error(&reply, "08P01"), "{header:?}: {reply:?}");
-    }
-    assert_eq!(emulator.plaintext_passwords_received(), 0);
-}
-
-#[tokio::test]
-async fn ssl_request_followed_by_garbage_is_closed() {
-    let emulator = emulator().await;
-    let mut rng = Rng::new(0x5EED_0002);
-    for _ in 0..20 {
-        let mut stream = TcpStream::connect(emulator.local_addr()).await.unwrap();
-        stream.write_all(&ssl_request()).await.unwrap();
-        assert_eq!(stream.read_u8().await.unwrap(), b'S');
-        let garbage = rng.bytes(2000);
-        let _ = stream.write_all(&garbage).await;
-        let (reply, waited) = until_closed(&mut stream, TIMEOUT + SLACK).await;
-        // Whatever TLS alert the emulator sends, never a PostgreSQL message.
-        assert!(
-            !reply.starts_with(b"R") && !reply.starts_with(b"E"),
-            "{reply:?}"
-        );
-        assert!(waited <= TIMEOUT + SLACK);
-    }
-    assert!(emulator.logins().is_empty());
-    let token = iam_user("emu_hostile_pg_tls_garbage").await;
-    good_login(&emulator, "emu_hostile_pg_tls_garbage", &token)
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn clients_that_stop_at_each_step_are_closed_after_the_timeout() {
-    let emulator = emulator().await;
-    let addr = emulator.local_addr();
-    let ca = emulator.ca_pem().unwrap().to_owned();
-    let started = Instant::now();
-    // Each measures from before its last step.
-    let nothing = async {
-        let since = Instant::now();
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        until_closed(&mut stream, TIMEOUT + SLACK).await;
-        since.elapsed()
-    };
-    let after_gssenc_declined = async {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        let since = Instant::now();
-        stream
-            .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30])
-            .await
-            .unwrap();
-        assert_eq!(stream.read_u8().await.unwrap(), b'N');
-        until_closed(&mut stream, TIMEOUT + SLACK).await;
-        since.elapsed()
-    };
-    let before_the_tls_handshake = async {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        let since = Instant::now();
-        stream.write_all(&ssl_request()).await.unwrap();
-        assert_eq!(stream.read_u8().await.unwrap(), b'S');
-        until_closed(&mut stream, TIMEOUT + SLACK).await;
-        since.elapsed()
-    };
-    let after_the_tls_handshake = async {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(&ssl_request()).await.unwrap();
-        assert_eq!(stream.read_u8().await.unwrap(), b'S');
-        let since = Instant::now();
-        let mut tls = tls_connector(&ca)
-            .connect(ENDPOINT_HOST, stream)
-            .await
-            .unwrap();
-        until_closed(&mut tls, TIMEOUT + SLACK).await;
-        since.elapsed()
-    };
-    let asked_for_the_password = async {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(&ssl_request()).await.unwrap();
-        assert_eq!(stream.read_u8().await.unwrap(), b'S');
-        let mut tls = tls_connector(&ca)
-            .connect(ENDPOINT_HOST, stream)
-            .await
-            .unwrap();
-        let since = Instant::now();
-        tls.write_all(&startup("emu_hostile_pg_idle", "postgres"))
-            .await
-            .unwrap();
-        let mut asked = [0u8; 9];
-        tls.read_exact(&mut asked).await.unwrap();
-        assert_eq!(asked, [b'R', 0, 0, 0, 8, 0, 0, 0, 3]);
-        until_closed(&mut tls, TIMEOUT + SLACK).await;
-        since.elapsed()
-    };
-    let (a, b, c, d, e) = tokio::join!(
-        nothing,
-        after_gssenc_declined,
-        before_the_tls_handshake,
-        after_the_tls_handshake,
-        asked_for_the_password
-    );
-    closed_by_the_timeout("nothing sent", a);
-    closed_by_the_timeout("GSSENCRequest declined", b);
-    closed_by_the_timeout("SSLRequest answered, no ClientHello", c);
-    closed_by_the_timeout("TLS done, no startup message", d);
-    closed_by_the_timeout("asked for the password", e);
-    assert!(started.elapsed() < TIMEOUT + SLACK);
-    assert!(emulator.logins().is_empty());
-}
-
-#[tokio::test]
-async fn a_flood_at_the_connection_limit_is_refused_then_logins_are_served_again() {
-    let capture = LogCapture::default();
-    let _guard = capture.install();
-    // A longer timeout here: the refusals below must all happen before the idle
-    // clients are closed.
-    let timeout = Duration::from_secs(3);
-    let emulator = emulator_with(|b| b.max_connections(8).handshake_timeout(timeout)).await;
-    let user = "emu_hostile_pg_flood";
-    let token = iam_user(user).await;
-
-    // Eight idle clients take every slot.
-    let mut idle = Vec::new();
-    for _ in 0..8 {
-        idle.push(TcpStream::connect(emulator.local_addr()).await.unwrap());
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // Every further connection gets PostgreSQL's error at once and is closed.
-    let started = Instant::now();
-    for _ in 0..30 {
-        let mut stream = TcpStream::connect(emulator.local_addr()).await.unwrap();
-        let (reply, _) = until_closed(&mut stream, SLACK).await;
-        assert!(is_error(&reply, "53300"), "{reply:?}");
-        assert!(String::from_utf8_lossy(&reply).contains("sorry, too many clients already"));
-    }
-    // A real client too: it is refused.
-    assert!(good_login(&emulator, user, &token).await.is_err());
-    assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
-    // The idle clients are closed by the timeout, and logins are served again.
-    for mut stream in idle {
-        until_closed(&mut stream, timeout + SLACK).await;
-    }
-    good_login(&emulator, user, &token).await.unwrap();
-    assert_eq!(emulator.login_counts().accepted, 1);
-    // One warning for the whole burst, and one when it is over.
-    let logs = capture.text();
-    assert_eq!(
-        logs.matches("connection limit reached").count(),
-        1,
-        "{logs}"
-    );
-    assert_eq!(
-        logs.matches("below the connection limit again").count(),
-        1,
-        "{logs}"
-    );
-}
-
-#[tokio::test]
-async fn refused_logins_leave_bounded_records_and_logs() {
-    let capture = LogCapture::default();
-    let _guard = capture.install();
-    let emulator = emulator_with(|b| b.login_history(100)).await;
-    let addr = emulator.local_addr();
-    const REFUSED: usize = 2000;
-    let mut running = tokio::task::JoinSet::new();
-    for i in 0..REFUSED {
-        // Plaintext startups with a 9 KB user or database name (a startup packet holds
-        // at most 10000 bytes): refused for no TLS.
-        let bytes = if i % 2 == 0 {
-            startup(&long_name(i), "postgres")
-        } else {
-            startup("emu_hostile_pg_short", &long_name(i))
-        };
-        running.spawn(async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            stream.write_all(&bytes).await.unwrap();
-            stream.shutdown().await.unwrap();
-            until_closed(&mut stream, SLACK).await.0
-        });
-        if running.len() >= 32 {
-            let reply = running.join_next().await.unwrap().unwrap();
-            assert!(is_error(&reply, "28000"));
-        }
-    }
-    while let Some(reply) = running.join_next().await {
-        assert!(is_error(&reply.unwrap(), "28000"));
-    }
-    // And over TLS with a bad token: the error names the user cut short too.
-    let mut tls = tls_to(&emulator).await;
-    tls.write_all(&startup(&long_name(REFUSED), "postgres"))
-        .await
-        .unwrap();
-    let mut password = BytesMut::new();
-    frontend::password_message(b"not a token", &mut password).unwrap();
-    tls.write_all(&password).await.unwrap();
-    let (reply, _) = until_closed(&mut tls, SLACK).await;
-    assert!(reply.len() < 1024, "{} bytes", reply.len());
-    assert!(String::from_utf8_lossy(&reply).contains("PAM authentication failed"));
-
-    let counts = emulator.login_counts();
-    assert_eq!(counts.rejected, REFUSED as u64 + 1);
-    let logins = emulator.logins();
-    assert_eq!(logins.len(), 100);
-    assert!(matches!(
-        logins.last().unwrap().outcome,
-        LoginOutcome::Rejected(Rejection::Malformed(_))
-    ));
-    let cut = |text: &str| {
-        assert!(text.len() <= MAX_CLIENT_TEXT + '…'.len_utf8(), "{text}");
-        text.ends_with('…')
-    };
-    let users_cut = logins.iter().filter(|r| cut(&r.user)).count();
-    let databases_cut = logins
-        .iter()
-        .filter(|r| cut(r.database.as_deref().unwrap_or_default()))
-        .count();
-    assert!(
-        users_cut >= 50 && databases_cut >= 49,
-        "{users_cut} {databases_cut}"
-    );
-    let logs = capture.text();
-    assert!(
-        logs.len() < (REFUSED + 1) * 1024,
-        "{} bytes of logs",
-        logs.len()
-    );
-    assert!(logs.lines().all(|line| line.len() < 1024));
-    assert_eq!(emulator.plaintext_passwords_received(), 0);
-}
 
 #[tokio::test]
 async fn the_command_backs_off_at_the_file_descriptor_limit() {
@@ -520,7 +216,7 @@ async fn the_command_backs_off_at_the_file_descriptor_limit() {
     let ca_pem = std::fs::read_to_string(&ca).unwrap();
     let deadline = Instant::now() + Duration::from_secs(3) + SLACK;
     loop {
-        match login_through(command.addr, &ca_pem, user, &token).await {
+        match login_through::<Postgres>(command.addr, &ca_pem, user, &token).await {
             Ok(()) => break,
             Err(e) if Instant::now() > deadline => panic!("no login after the flood: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
@@ -548,7 +244,7 @@ async fn the_command_takes_secrets_from_the_environment_and_warns_off_loopback()
     let user = "emu_hostile_pg_env";
     let token = iam_user_now(user).await;
     let ca_pem = std::fs::read_to_string(&ca).unwrap();
-    login_through(command.addr, &ca_pem, user, &token)
+    login_through::<Postgres>(command.addr, &ca_pem, user, &token)
         .await
         .unwrap();
     // Nothing on stderr by default but warnings: a good login is not one.

@@ -258,6 +258,12 @@ impl MariaDbServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The server's log so far (its warnings include every refused password:
+    /// `Access denied for user ... (using password: YES)`).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join(LOG_NAME)).unwrap_or_default()
+    }
+
     /// The unix socket.
     pub fn socket(&self) -> PathBuf {
         socket_path(&self.dir)
@@ -374,7 +380,8 @@ fn account(name: &str) -> String {
     format!("{}@'%'", quote_literal(name))
 }
 
-fn quote_ident(name: &str) -> String {
+/// `name` as an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 

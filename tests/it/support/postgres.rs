@@ -510,10 +510,12 @@ fn superuser_password() -> String {
     format!("pw-{}-{nanos}", std::process::id())
 }
 
-fn quote_ident(name: &str) -> String {
+/// `name` as an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn quote_literal(value: &str) -> String {
+/// `value` as an SQL string literal.
+pub fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
