@@ -1095,6 +1095,12 @@ async fn once_nothing_valid_is_left_the_error_reaches_the_caller() {
     clock.set(at(3600));
     let err = provider.token(&params()).await.unwrap_err();
     assert!(matches!(err, ProviderError::Credentials { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "no IAM token for harness_iam_user at \
+         mydb.cluster-abc123.us-east-1.rds.amazonaws.com:5432: AWS credentials could not be \
+         loaded; fix the credentials source as the cause says"
+    );
     let cause = err
         .source()
         .and_then(|s| s.downcast_ref::<CredentialsError>())
@@ -1203,7 +1209,11 @@ fn background_refresher_needs_a_runtime() {
         .start_background_refresh(Duration::from_secs(60))
         .unwrap_err();
     assert!(matches!(err, ProviderError::NoRuntime));
-    assert!(err.to_string().contains("Tokio runtime"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "the background token refresher needs a Tokio runtime; call start_background_refresh \
+         from within one (e.g. inside #[tokio::main])"
+    );
 }
 
 #[tokio::test]
