@@ -39,6 +39,8 @@
 //! (peer, user, endpoint, decision and reason; never the token).
 
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod mysql;
 mod postgres;
 mod tls;

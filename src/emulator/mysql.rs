@@ -32,7 +32,7 @@
 //! backend that needs TLS on the emulator's own link to it.
 
 mod backend;
-mod wire;
+pub(super) mod wire;
 
 use std::net::SocketAddr;
 use std::time::Duration;
