@@ -47,6 +47,8 @@
 //! address other than loopback is logged as a warning.
 
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod mysql;
 mod postgres;
 mod tls;

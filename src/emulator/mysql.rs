@@ -45,7 +45,7 @@
 
 mod backend;
 mod relay;
-mod wire;
+pub(super) mod wire;
 
 use std::collections::HashMap;
 use std::io;

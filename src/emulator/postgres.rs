@@ -20,7 +20,7 @@
 //! Not supported: direct TLS without `SSLRequest` (PostgreSQL 17 `sslnegotiation=direct`).
 
 mod backend;
-mod wire;
+pub(super) mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
