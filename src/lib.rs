@@ -7,6 +7,7 @@
 //! IAM token is a bearer secret). One call each, one `use`:
 //!
 //! ```no_run
+//! # #[cfg(all(feature = "aws-config", feature = "postgres"))]
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! const URL: &str = "jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres\
 //!     ?wrapperPlugins=iam&user=harness_iam_user&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem";
@@ -62,7 +63,7 @@
 //! | [`tls_mode`] | the effective TLS mode, following libpq, pgjdbc and MySQL Connector/J |
 //! | [`plan`] | what is dialled, signed and verified for each host: the one resolver |
 //! | [`token`] | the signer: `rds-db:connect` and Aurora DSQL tokens, byte for byte the SDKs' |
-//! | [`credentials`] | AWS credentials from the standard chain, cached |
+//! | [`credentials`] | AWS credentials, given or (feature `aws-config`) from the standard chain, cached |
 //! | [`provider`] | the token cache every connection asks: reuse, refresh ahead, single flight |
 //! | [`secret`] | secrets with redacted `Debug` and no `Display` |
 //! | [`clock`] | time as an input, for signing and caching |
@@ -83,9 +84,51 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls), `connect_postgres` |
-//! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls), `connect_mysql` |
+//! | `aws-config` | yes | the default AWS credentials chain (aws-config, with its HTTP client and TLS stack): `CredentialsConfig::default_chain`, `::profile`, `::assume_role`; `mint_token`, `connect_postgres`, `connect_mysql`; connectors that find credentials themselves |
+//! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls), `connect_postgres` (with `aws-config`) |
+//! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls), `connect_mysql` (with `aws-config`) |
 //! | `emulator` | no | a local IAM-enabled RDS endpoint emulator for tests |
+//!
+//! # Lean builds
+//!
+//! With `default-features = false`, rds-iam is the URL parser, the endpoint classifier, the
+//! signer and the token cache, and builds no HTTP client and no TLS stack: the AWS
+//! credentials are yours to give, as a [`Credentials`](aws_credential_types::Credentials)
+//! value ([`CredentialsConfig::static_credentials`](credentials::CredentialsConfig::static_credentials))
+//! or any [`ProvideCredentials`](aws_credential_types::provider::ProvideCredentials)
+//! ([`CredentialsConfig::provider`](credentials::CredentialsConfig::provider)), both from
+//! `aws-credential-types`. Enable `aws-config` for the default chain.
+//!
+//! ```toml
+//! [dependencies]
+//! rds-iam = { version = "0.1", default-features = false }
+//! aws-credential-types = "1"
+//! ```
+//!
+//! ```
+//! use aws_credential_types::Credentials;
+//! use rds_iam::credentials::CredentialsConfig;
+//! use rds_iam::provider::TokenProvider;
+//! use rds_iam::token::RdsTokenParams;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let credentials = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", None, None, "vault");
+//! let credentials = CredentialsConfig::static_credentials(credentials).build().await?;
+//! let tokens = TokenProvider::builder(credentials).build(); // the token cache
+//!
+//! let params = RdsTokenParams::new("mydb.abc123.us-east-1.rds.amazonaws.com", 5432, "app", "us-east-1");
+//! let token = tokens.token(&params).await?; // signed now, then reused for 840 s
+//! assert!(token.expose().starts_with(
+//!     "mydb.abc123.us-east-1.rds.amazonaws.com:5432/?Action=connect&DBUser=app&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+//! ));
+//! assert!(tokens.token(&params).await?.from_cache());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The connectors (features `postgres`, `mysql`) work without `aws-config` too, given a
+//! token provider (their builders' `token_provider`); without one, building them fails with
+//! `ConnectError::NoTokenProvider`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -99,6 +142,7 @@ pub mod endpoint;
 pub mod jdbc;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "aws-config")]
 mod one_call;
 pub mod plan;
 #[cfg(feature = "postgres")]
@@ -111,13 +155,20 @@ pub mod tls;
 pub mod tls_mode;
 pub mod token;
 
-#[cfg(feature = "mysql")]
+#[cfg(all(feature = "aws-config", feature = "mysql"))]
 pub use one_call::connect_mysql;
-#[cfg(feature = "postgres")]
+#[cfg(all(feature = "aws-config", feature = "postgres"))]
 pub use one_call::connect_postgres;
+#[cfg(feature = "aws-config")]
 pub use one_call::{Error, mint_token};
 
-/// The README's Rust snippets, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's Rust snippets, compiled and run as doc tests (with the default features, which
+/// the README is written for).
+#[cfg(all(
+    doctest,
+    feature = "aws-config",
+    feature = "postgres",
+    feature = "mysql"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -126,10 +126,13 @@ macro_rules! shared_setters {
             self
         }
 
-        /// Where tokens come from. Default: a provider over the default AWS credentials chain
-        /// ([`CredentialsConfig::default_chain`](crate::credentials::CredentialsConfig::default_chain))
-        /// reusing tokens for the URL's `iamExpiration` (default 870 s). A provider given here
-        /// keeps its own lifetime. Share one provider between connectors to share its cache.
+        /// Where tokens come from. Default, with the `aws-config` feature: a provider over the
+        /// default AWS credentials chain (`CredentialsConfig::default_chain`) reusing tokens for
+        /// the URL's `iamExpiration` (default 870 s); without that feature there is no default
+        /// and `build` fails with
+        /// [`ConnectError::NoTokenProvider`](crate::connect::ConnectError::NoTokenProvider)
+        /// unless a provider is given here. A provider given here keeps its own lifetime.
+        /// Share one provider between connectors to share its cache.
         pub fn token_provider(mut self, tokens: $crate::provider::TokenProvider) -> Self {
             self.tokens = Some(tokens);
             self
@@ -140,7 +143,7 @@ macro_rules! shared_setters {
 pub(crate) use shared_setters;
 
 /// The given token provider, or one over the default AWS credentials chain with the URL's
-/// `iamExpiration` as its lifetime.
+/// `iamExpiration` as its lifetime (feature `aws-config`; without it, none is an error).
 pub(crate) async fn tokens_or_default(
     tokens: Option<crate::provider::TokenProvider>,
     settings: &Settings,
@@ -155,16 +158,20 @@ pub(crate) async fn tokens_or_default(
             }
             Ok(tokens)
         }
+        #[cfg(feature = "aws-config")]
         None => {
             let credentials = crate::credentials::CredentialsConfig::default_chain()
                 .build()
                 .await?;
             Ok(provider_for(credentials, settings))
         }
+        #[cfg(not(feature = "aws-config"))]
+        None => Err(ConnectError::NoTokenProvider),
     }
 }
 
 /// A provider over `credentials` with the settings' `iamExpiration` as its lifetime.
+#[cfg(feature = "aws-config")]
 fn provider_for(
     credentials: crate::credentials::CredentialsProvider,
     settings: &Settings,
@@ -176,7 +183,7 @@ fn provider_for(
     builder.build()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws-config"))]
 mod tests {
     use std::time::Duration;
 

@@ -48,6 +48,16 @@ pub enum ConnectError {
     /// No token provider was given and the default AWS credentials chain could not be set up.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// No token provider was given, and rds-iam was built without its `aws-config` feature, so
+    /// there is no default AWS credentials chain to make one from.
+    #[error(
+        "no token provider was given to the connector builder, and rds-iam was built without \
+         its `aws-config` feature (the default AWS credentials chain): give one with \
+         .token_provider(TokenProvider::builder(credentials).build()), the credentials from \
+         CredentialsConfig::static_credentials(..) or CredentialsConfig::provider(..), or \
+         enable the `aws-config` feature"
+    )]
+    NoTokenProvider,
     /// No IAM token could be had (credentials or signing failed).
     #[error(
         "could not get an IAM token for user `{user}` at {endpoint}, so no login was tried: fix \
@@ -228,7 +238,7 @@ impl ConnectError {
     pub(crate) fn next_host_may_help(&self) -> bool {
         !matches!(
             self,
-            Self::Token { .. } | Self::Credentials(_) | Self::Plan(_)
+            Self::Token { .. } | Self::Credentials(_) | Self::NoTokenProvider | Self::Plan(_)
         )
     }
 
@@ -465,6 +475,14 @@ mod tests {
                 },
                 "the JDBC URL is for postgresql, which MySqlConnector does not connect to: use \
                  rds_iam::postgres::PgConnector or rds_iam::connect_postgres (feature `postgres`)",
+            ),
+            (
+                ConnectError::NoTokenProvider,
+                "no token provider was given to the connector builder, and rds-iam was built \
+                 without its `aws-config` feature (the default AWS credentials chain): give one \
+                 with .token_provider(TokenProvider::builder(credentials).build()), the \
+                 credentials from CredentialsConfig::static_credentials(..) or \
+                 CredentialsConfig::provider(..), or enable the `aws-config` feature",
             ),
             (
                 ConnectError::Parameter {

@@ -4,16 +4,25 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "aws-config")]
 use aws_config::profile::ProfileFileCredentialsProvider;
+#[cfg(feature = "aws-config")]
 use aws_config::provider_config::ProviderConfig;
+#[cfg(feature = "aws-config")]
 use aws_config::sts::AssumeRoleProvider;
+#[cfg(feature = "aws-config")]
 use aws_config::{BehaviorVersion, ConfigLoader, Region};
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
 
 use super::cache::{CredentialsProvider, Source};
-use super::diagnostics::{Diagnostics, Environment, SourceDescription};
-use super::error::{AwsCredentialsError, CredentialsError};
+#[cfg(feature = "aws-config")]
+use super::diagnostics::Environment;
+use super::diagnostics::{Diagnostics, SourceDescription};
+#[cfg(feature = "aws-config")]
+use super::error::AwsCredentialsError;
+use super::error::CredentialsError;
 use super::fetch::{DEFAULT_FETCH_TIMEOUT, GuardedFetch};
 use crate::clock::{Clock, SystemClock};
 
@@ -27,16 +36,21 @@ pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// Where AWS credentials come from, and how they are cached: a builder for a
 /// [`CredentialsProvider`].
 ///
-/// - [`default_chain`](Self::default_chain) (also `Default`): the standard AWS
+/// - [`static_credentials`](Self::static_credentials): given explicitly.
+/// - [`provider`](Self::provider): any [`ProvideCredentials`] (a source of your
+///   own, or one of `aws-config`'s), fetched when needed.
+///
+/// With the `aws-config` feature (on by default), also:
+///
+/// - `default_chain` (also `Default`): the standard AWS
 ///   chain through `aws-config`: environment variables, the shared config and
 ///   credentials files, web identity token, ECS container credentials (in an ECS
 ///   task: the task role, which is how a Harness ECS runner hands its build
 ///   tasks the role named by `HARNESS_ECS_BUILD_TASK_ROLE_ARN`), EC2 instance
 ///   metadata.
-/// - [`profile`](Self::profile): a named profile from the shared files.
-/// - [`static_credentials`](Self::static_credentials): given explicitly.
-/// - [`assume_role`](Self::assume_role): on top of any of these, assume a role
-///   through STS; the STS region is [`region`](Self::region) or the one
+/// - `profile`: a named profile from the shared files.
+/// - `assume_role`: on top of any of these, assume a role
+///   through STS; the STS region is `region` or the one
 ///   `aws-config` resolves (`AWS_REGION`, the profile), and an error if neither
 ///   is set (never a silent `us-east-1`).
 ///
@@ -66,12 +80,13 @@ pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// # }).unwrap();
 /// ```
 ///
-/// The default chain, optionally assuming a role:
+/// The default chain (feature `aws-config`), optionally assuming a role:
 ///
 /// ```no_run
 /// use rds_iam::credentials::CredentialsConfig;
 /// use std::time::Duration;
 ///
+/// # #[cfg(feature = "aws-config")]
 /// # async fn example() -> Result<(), rds_iam::credentials::CredentialsError> {
 /// let provider = CredentialsConfig::default_chain()
 ///     .assume_role("arn:aws:iam::123456789012:role/db-connect")
@@ -87,27 +102,45 @@ pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// ```
 pub struct CredentialsConfig {
     base: Base,
-    assume_role: Option<AssumeRole>,
-    region: Option<String>,
     clock: Arc<dyn Clock>,
     refresh_before: Duration,
     fetch_timeout: Duration,
+    #[cfg(feature = "aws-config")]
+    chain: Chain,
+}
+
+enum Base {
+    Given(Given),
+    #[cfg(feature = "aws-config")]
+    DefaultChain,
+    #[cfg(feature = "aws-config")]
+    Profile(String),
+}
+
+/// Credentials, or where to fetch them, given by the caller: no `aws-config` involved.
+enum Given {
+    Static(Credentials),
+    Provider(SharedCredentialsProvider),
+}
+
+/// The settings that need `aws-config`.
+#[cfg(feature = "aws-config")]
+#[derive(Default)]
+struct Chain {
+    assume_role: Option<AssumeRole>,
+    region: Option<String>,
     loader: Option<ConfigLoader>,
     environment: Environment,
 }
 
-enum Base {
-    DefaultChain,
-    Profile(String),
-    Static(Credentials),
-}
-
+#[cfg(feature = "aws-config")]
 struct AssumeRole {
     role_arn: String,
     session_name: Option<String>,
     external_id: Option<String>,
 }
 
+#[cfg(feature = "aws-config")]
 impl Default for CredentialsConfig {
     fn default() -> Self {
         Self::default_chain()
@@ -118,17 +151,16 @@ impl CredentialsConfig {
     fn with_base(base: Base) -> Self {
         Self {
             base,
-            assume_role: None,
-            region: None,
             clock: Arc::new(SystemClock),
             refresh_before: DEFAULT_REFRESH_BEFORE,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
-            loader: None,
-            environment: Environment::process(),
+            #[cfg(feature = "aws-config")]
+            chain: Chain::default(),
         }
     }
 
     /// The standard AWS credentials chain (`aws-config`).
+    #[cfg(feature = "aws-config")]
     pub fn default_chain() -> Self {
         Self::with_base(Base::DefaultChain)
     }
@@ -139,6 +171,7 @@ impl CredentialsConfig {
     /// default chain, environment credentials do not take precedence. The
     /// profile files are found through the process environment (the loader's
     /// region still applies).
+    #[cfg(feature = "aws-config")]
     pub fn profile(name: impl Into<String>) -> Self {
         Self::with_base(Base::Profile(name.into()))
     }
@@ -147,13 +180,54 @@ impl CredentialsConfig {
     /// never fetched or refreshed, and served even past an expiry they carry
     /// (the signer then refuses them: [`TokenError::CredentialsExpired`](crate::token::TokenError::CredentialsExpired)).
     pub fn static_credentials(credentials: Credentials) -> Self {
-        Self::with_base(Base::Static(credentials))
+        Self::with_base(Base::Given(Given::Static(credentials)))
+    }
+
+    /// Credentials from `provider`, any [`ProvideCredentials`] (a source of your own, or one
+    /// of `aws-config`'s), cached like the others: fetched when none are cached or they are
+    /// due for refresh, each fetch bounded by [`fetch_timeout`](Self::fetch_timeout) (on
+    /// Tokio's timer), and credentials that arrive already expired are a failed fetch.
+    ///
+    /// ```
+    /// use aws_credential_types::Credentials;
+    /// use aws_credential_types::provider::{ProvideCredentials, future};
+    /// use rds_iam::credentials::CredentialsConfig;
+    ///
+    /// /// Credentials from a vault of your own (here: fixed ones).
+    /// #[derive(Debug)]
+    /// struct Vault;
+    ///
+    /// impl ProvideCredentials for Vault {
+    ///     fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    ///     where
+    ///         Self: 'a,
+    ///     {
+    ///         future::ProvideCredentials::ready(Ok(Credentials::new(
+    ///             "AKIDEXAMPLE", "example-secret", None, None, "vault",
+    ///         )))
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let provider = CredentialsConfig::provider(Vault).build().await?;
+    /// assert_eq!(provider.credentials().await?.access_key_id(), "AKIDEXAMPLE");
+    /// assert_eq!(provider.credentials().await?.access_key_id(), "AKIDEXAMPLE");
+    /// assert_eq!(provider.stats().fetches, 1); // no expiry: cached for good
+    /// assert_eq!(provider.source_label(), "provider");
+    /// # Ok::<(), rds_iam::credentials::CredentialsError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn provider(provider: impl ProvideCredentials + 'static) -> Self {
+        Self::with_base(Base::Given(Given::Provider(
+            SharedCredentialsProvider::new(provider),
+        )))
     }
 
     /// Assume this role through STS, with the credentials from the source
     /// chosen above as the source identity.
+    #[cfg(feature = "aws-config")]
     pub fn assume_role(mut self, role_arn: impl Into<String>) -> Self {
-        self.assume_role = Some(AssumeRole {
+        self.chain.assume_role = Some(AssumeRole {
             role_arn: role_arn.into(),
             session_name: None,
             external_id: None,
@@ -163,8 +237,9 @@ impl CredentialsConfig {
 
     /// The role session name for [`assume_role`](Self::assume_role)
     /// (default: one generated by `aws-config`). Ignored without a role.
+    #[cfg(feature = "aws-config")]
     pub fn role_session_name(mut self, name: impl Into<String>) -> Self {
-        if let Some(role) = &mut self.assume_role {
+        if let Some(role) = &mut self.chain.assume_role {
             role.session_name = Some(name.into());
         }
         self
@@ -172,8 +247,9 @@ impl CredentialsConfig {
 
     /// The external id the role's trust policy requires, for
     /// [`assume_role`](Self::assume_role). Ignored without a role.
+    #[cfg(feature = "aws-config")]
     pub fn external_id(mut self, external_id: impl Into<String>) -> Self {
-        if let Some(role) = &mut self.assume_role {
+        if let Some(role) = &mut self.chain.assume_role {
             role.external_id = Some(external_id.into());
         }
         self
@@ -182,8 +258,9 @@ impl CredentialsConfig {
     /// The AWS region for STS (and for the `aws-config` loader). Without it,
     /// the region `aws-config` resolves is used, and assuming a role with no
     /// region anywhere is [`CredentialsError::MissingRegion`].
+    #[cfg(feature = "aws-config")]
     pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.region = Some(region.into());
+        self.chain.region = Some(region.into());
         self
     }
 
@@ -208,8 +285,9 @@ impl CredentialsConfig {
 
     /// How long one fetch of credentials may take (default [`DEFAULT_FETCH_TIMEOUT`], 8 s)
     /// before it fails as timed out: an endpoint that never answers costs a caller this long,
-    /// not aws-config's three attempts of 5 s each. Needs the loader's sleep implementation
-    /// (aws-config's default is Tokio's).
+    /// not aws-config's three attempts of 5 s each. The default chain and profiles time it
+    /// with the `aws-config` loader's sleep implementation (its default is Tokio's; a loader
+    /// without one sets no deadline), a [`provider`](Self::provider) with Tokio's timer.
     pub fn fetch_timeout(mut self, fetch_timeout: Duration) -> Self {
         self.fetch_timeout = fetch_timeout;
         self
@@ -220,38 +298,93 @@ impl CredentialsConfig {
     /// timeouts, region, endpoint URL and profile files are used for the
     /// default chain and for STS. [`profile`](Self::profile) and
     /// [`region`](Self::region) are applied on top of it.
+    #[cfg(feature = "aws-config")]
     pub fn aws_config_loader(mut self, loader: ConfigLoader) -> Self {
-        self.loader = Some(loader);
+        self.chain.loader = Some(loader);
         self
     }
 
     /// The environment used to explain failures (default: the process
     /// environment). Pass the same variables as to the loader when the loader
     /// was given an explicit environment.
+    #[cfg(feature = "aws-config")]
     pub fn environment(mut self, environment: Environment) -> Self {
-        self.environment = environment;
+        self.chain.environment = environment;
         self
     }
 
     /// Build the provider. Nothing is fetched yet.
     ///
     /// # Errors
-    /// [`CredentialsError::MissingRegion`] when a role is to be assumed and no
-    /// region is set; [`CredentialsError::Unavailable`] when the `aws-config`
-    /// loader was configured without a credentials provider.
+    /// With the `aws-config` feature: [`CredentialsError::MissingRegion`] when a role is to be
+    /// assumed and no region is set; [`CredentialsError::Unavailable`] when the `aws-config`
+    /// loader was configured without a credentials provider. Static credentials and a
+    /// [`provider`](Self::provider) alone never fail here.
     pub async fn build(self) -> Result<CredentialsProvider, CredentialsError> {
         let Self {
             base,
-            assume_role,
-            region,
             clock,
             refresh_before,
             fetch_timeout,
+            #[cfg(feature = "aws-config")]
+            chain,
+        } = self;
+        #[cfg(feature = "aws-config")]
+        let (source, sleep, diagnostics) = chain.resolve(base).await?;
+        #[cfg(not(feature = "aws-config"))]
+        let (source, sleep, diagnostics) = {
+            let Base::Given(given) = base;
+            let (source, description) = given.source();
+            (source, Some(tokio_sleep()), Diagnostics::new(description))
+        };
+
+        let source = match source {
+            Source::Fetch(provider) => Source::Fetch(SharedCredentialsProvider::new(
+                GuardedFetch::new(provider, fetch_timeout, sleep, Arc::clone(&clock)),
+            )),
+            source @ Source::Static(_) => source,
+        };
+        Ok(CredentialsProvider::new(
+            source,
+            clock,
+            refresh_before,
+            diagnostics,
+        ))
+    }
+}
+
+impl Given {
+    /// The source, and its description for errors.
+    fn source(self) -> (Source, SourceDescription) {
+        match self {
+            Self::Static(credentials) => (Source::Static(credentials), SourceDescription::Static),
+            Self::Provider(provider) => (Source::Fetch(provider), SourceDescription::Provider),
+        }
+    }
+}
+
+/// Tokio's timer, for the deadline of fetches when no `aws-config` loader gives a sleep
+/// implementation.
+fn tokio_sleep() -> SharedAsyncSleep {
+    SharedAsyncSleep::new(TokioSleep::new())
+}
+
+#[cfg(feature = "aws-config")]
+impl Chain {
+    /// `base` and the role to assume on top, resolved with `aws-config` (whose loader runs
+    /// only for the default chain, a profile or a role): the source, the sleep implementation
+    /// for the fetch deadline, and what explains a failure.
+    async fn resolve(
+        self,
+        base: Base,
+    ) -> Result<(Source, Option<SharedAsyncSleep>, Diagnostics), CredentialsError> {
+        let Self {
+            assume_role,
+            region,
             loader,
             environment,
         } = self;
-
-        let needs_sdk_config = assume_role.is_some() || !matches!(base, Base::Static(_));
+        let needs_sdk_config = assume_role.is_some() || !matches!(base, Base::Given(_));
         let sdk_config = if needs_sdk_config {
             let mut loader =
                 loader.unwrap_or_else(|| aws_config::defaults(BehaviorVersion::latest()));
@@ -265,10 +398,13 @@ impl CredentialsConfig {
         } else {
             None
         };
-        let sleep = sdk_config.as_ref().and_then(|c| c.sleep_impl());
+        let sleep = match &sdk_config {
+            Some(config) => config.sleep_impl(),
+            None => Some(tokio_sleep()),
+        };
 
         let (mut source, mut description) = match base {
-            Base::Static(credentials) => (Source::Static(credentials), SourceDescription::Static),
+            Base::Given(given) => given.source(),
             Base::DefaultChain => {
                 let provider = sdk_config
                     .as_ref()
@@ -326,23 +462,7 @@ impl CredentialsConfig {
                 base: Box::new(description),
             };
         }
-
-        if let Source::Fetch(provider) = source {
-            source = Source::Fetch(SharedCredentialsProvider::new(GuardedFetch::new(
-                provider,
-                fetch_timeout,
-                sleep,
-                Arc::clone(&clock),
-            )));
-        }
-
-        let diagnostics = Diagnostics::new(description, &environment);
-        Ok(CredentialsProvider::new(
-            source,
-            clock,
-            refresh_before,
-            diagnostics,
-        ))
+        Ok((source, sleep, Diagnostics::new(description, &environment)))
     }
 }
 
@@ -350,32 +470,41 @@ impl fmt::Debug for CredentialsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("CredentialsConfig");
         match &self.base {
-            Base::DefaultChain => d.field("source", &"default-chain"),
-            Base::Profile(name) => d.field("profile", name),
             // `Credentials`' own Debug shows the access key id only.
-            Base::Static(credentials) => d.field("static_credentials", credentials),
+            Base::Given(Given::Static(credentials)) => d.field("static_credentials", credentials),
+            // Not the provider's own Debug: it is the caller's, and may show what it holds.
+            Base::Given(Given::Provider(_)) => d.field("source", &"provider"),
+            #[cfg(feature = "aws-config")]
+            Base::DefaultChain => d.field("source", &"default-chain"),
+            #[cfg(feature = "aws-config")]
+            Base::Profile(name) => d.field("profile", name),
         };
-        if let Some(role) = &self.assume_role {
-            d.field("assume_role", &role.role_arn)
-                .field("role_session_name", &role.session_name)
-                .field(
-                    "external_id",
-                    &role.external_id.as_ref().map(|_| crate::secret::REDACTED),
-                );
+        #[cfg(feature = "aws-config")]
+        {
+            let chain = &self.chain;
+            if let Some(role) = &chain.assume_role {
+                d.field("assume_role", &role.role_arn)
+                    .field("role_session_name", &role.session_name)
+                    .field(
+                        "external_id",
+                        &role.external_id.as_ref().map(|_| crate::secret::REDACTED),
+                    );
+            }
+            d.field("region", &chain.region);
         }
-        d.field("region", &self.region)
-            .field("refresh_before", &self.refresh_before)
+        d.field("refresh_before", &self.refresh_before)
             .field("fetch_timeout", &self.fetch_timeout)
-            .field("clock", &self.clock)
-            .field(
-                "aws_config_loader",
-                &if self.loader.is_some() {
-                    "custom"
-                } else {
-                    "defaults"
-                },
-            )
-            .field("environment", &self.environment)
-            .finish()
+            .field("clock", &self.clock);
+        #[cfg(feature = "aws-config")]
+        d.field(
+            "aws_config_loader",
+            &if self.chain.loader.is_some() {
+                "custom"
+            } else {
+                "defaults"
+            },
+        )
+        .field("environment", &self.chain.environment);
+        d.finish()
     }
 }

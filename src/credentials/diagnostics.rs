@@ -1,10 +1,11 @@
 //! Explaining a credentials failure: which sources were tried and what to check.
 //!
-//! The facts come from an [`Environment`] read once, when the provider is
-//! built. Only whether a variable is set is reported for anything that could
-//! carry a secret; names that are not secret (a role ARN, a profile name, a
-//! file path) are quoted so the reader can compare them with what they meant.
+//! For the sources `aws-config` resolves (feature `aws-config`), the facts come from an
+//! [`Environment`] read once, when the provider is built. Only whether a variable is set is
+//! reported for anything that could carry a secret; names that are not secret (a role ARN, a
+//! profile name, a file path) are quoted so the reader can compare them with what they meant.
 
+#[cfg(feature = "aws-config")]
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -15,10 +16,13 @@ use super::fetch::ExpiredOnArrival;
 use crate::token::Rfc3339;
 
 /// ECS sets this in containers of a task that has a task role.
+#[cfg(feature = "aws-config")]
 pub const ENV_CONTAINER_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
 /// A full URL of a container credentials endpoint (EKS Pod Identity, local servers).
+#[cfg(feature = "aws-config")]
 pub const ENV_CONTAINER_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
 /// The Harness ECS runner's build-task role (see the runner's IAM authentication guide).
+#[cfg(feature = "aws-config")]
 pub const ENV_HARNESS_BUILD_TASK_ROLE_ARN: &str = "HARNESS_ECS_BUILD_TASK_ROLE_ARN";
 
 /// The environment variables consulted to explain a credentials failure.
@@ -37,12 +41,14 @@ pub const ENV_HARNESS_BUILD_TASK_ROLE_ARN: &str = "HARNESS_ECS_BUILD_TASK_ROLE_A
 /// let env = Environment::from_vars([("AWS_SECRET_ACCESS_KEY", "wJalr-secret")]);
 /// assert!(!format!("{env:?}").contains("wJalr"));
 /// ```
+#[cfg(feature = "aws-config")]
 #[derive(Clone, Default)]
 pub struct Environment {
     /// `None`: the process environment.
     vars: Option<Arc<BTreeMap<String, String>>>,
 }
 
+#[cfg(feature = "aws-config")]
 impl Environment {
     /// The process environment, read when the provider is built.
     pub fn process() -> Self {
@@ -75,6 +81,7 @@ impl Environment {
     }
 }
 
+#[cfg(feature = "aws-config")]
 impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.vars {
@@ -90,13 +97,18 @@ impl fmt::Debug for Environment {
 /// Where credentials come from, as far as explaining a failure goes.
 #[derive(Debug, Clone)]
 pub(crate) enum SourceDescription {
-    /// The standard AWS chain.
-    DefaultChain,
-    /// A named profile.
-    Profile(String),
     /// Credentials given explicitly.
     Static,
+    /// A credentials provider given (`CredentialsConfig::provider`).
+    Provider,
+    /// The standard AWS chain.
+    #[cfg(feature = "aws-config")]
+    DefaultChain,
+    /// A named profile.
+    #[cfg(feature = "aws-config")]
+    Profile(String),
     /// A role assumed through STS from another source.
+    #[cfg(feature = "aws-config")]
     AssumeRole {
         role_arn: String,
         region: String,
@@ -108,9 +120,13 @@ impl SourceDescription {
     /// A short stable label (part of a credentials identity).
     pub(crate) fn label(&self) -> String {
         match self {
-            Self::DefaultChain => "default-chain".to_owned(),
-            Self::Profile(name) => format!("profile:{name}"),
             Self::Static => "static".to_owned(),
+            Self::Provider => "provider".to_owned(),
+            #[cfg(feature = "aws-config")]
+            Self::DefaultChain => "default-chain".to_owned(),
+            #[cfg(feature = "aws-config")]
+            Self::Profile(name) => format!("profile:{name}"),
+            #[cfg(feature = "aws-config")]
             Self::AssumeRole { role_arn, base, .. } => {
                 format!("assume-role:{role_arn}<-{}", base.label())
             }
@@ -118,10 +134,19 @@ impl SourceDescription {
     }
 }
 
-/// The facts read from the environment, once.
+/// What explains a failure to load credentials from a source.
 #[derive(Debug, Clone)]
 pub(crate) struct Diagnostics {
     source: SourceDescription,
+    /// The facts read from the environment, once.
+    #[cfg(feature = "aws-config")]
+    env: EnvFacts,
+}
+
+/// What the environment says about the sources of the default chain.
+#[cfg(feature = "aws-config")]
+#[derive(Debug, Clone)]
+struct EnvFacts {
     access_key_id_set: bool,
     aws_profile: Option<String>,
     config_file: Option<String>,
@@ -134,9 +159,26 @@ pub(crate) struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// For a source given explicitly (no environment is consulted).
+    #[cfg(not(feature = "aws-config"))]
+    pub(crate) fn new(source: SourceDescription) -> Self {
+        Self { source }
+    }
+
+    /// For `source`, with the facts of `env`.
+    #[cfg(feature = "aws-config")]
     pub(crate) fn new(source: SourceDescription, env: &Environment) -> Self {
         Self {
             source,
+            env: EnvFacts::read(env),
+        }
+    }
+}
+
+#[cfg(feature = "aws-config")]
+impl EnvFacts {
+    fn read(env: &Environment) -> Self {
+        Self {
             access_key_id_set: env.get("AWS_ACCESS_KEY_ID").is_some(),
             aws_profile: env.get("AWS_PROFILE"),
             config_file: env.get("AWS_CONFIG_FILE"),
@@ -150,7 +192,9 @@ impl Diagnostics {
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         }
     }
+}
 
+impl Diagnostics {
     pub(crate) fn source(&self) -> &SourceDescription {
         &self.source
     }
@@ -169,6 +213,7 @@ impl Diagnostics {
         } else {
             let place = match self.failed_at(&self.source, &fault, &mut check) {
                 Place::At(name) => format!("{} {name}", fault.preposition()),
+                #[cfg(feature = "aws-config")]
                 Place::While(doing) => format!("while {doing}"),
             };
             if let Fault::Expired(expired) = &fault {
@@ -186,8 +231,14 @@ impl Diagnostics {
     }
 
     /// Where `fault` happened, and what to check for it.
+    #[cfg_attr(not(feature = "aws-config"), allow(unused_variables))] // reason: read by the chain's sources only
     fn failed_at(&self, source: &SourceDescription, fault: &Fault, out: &mut Vec<String>) -> Place {
         match source {
+            SourceDescription::Static | SourceDescription::Provider => {
+                self.checks(source, out);
+                Place::At(self.tried(source))
+            }
+            #[cfg(feature = "aws-config")]
             SourceDescription::DefaultChain => {
                 if *fault == Fault::InvalidConfiguration {
                     // Any source of the chain may have refused its settings (a profile comes
@@ -204,7 +255,7 @@ impl Diagnostics {
                 } else if let Some(var) = self.container_variable() {
                     out.push(fault.endpoint_check(var));
                     Place::At(format!("the container credentials endpoint ({var})"))
-                } else if self.web_identity_token_file_set {
+                } else if self.env.web_identity_token_file_set {
                     out.push(
                         "that AWS_ROLE_ARN names a role whose trust policy accepts the web \
                          identity token in AWS_WEB_IDENTITY_TOKEN_FILE, and that STS is reachable"
@@ -214,7 +265,7 @@ impl Diagnostics {
                         "assuming a role with the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)"
                             .to_owned(),
                     )
-                } else if !self.imds_disabled {
+                } else if !self.env.imds_disabled {
                     out.push(
                         "that this runs on EC2 with an instance profile, and that the instance \
                          metadata service is reachable"
@@ -226,10 +277,12 @@ impl Diagnostics {
                     Place::At("the default AWS credentials chain".to_owned())
                 }
             }
-            SourceDescription::Profile(_) | SourceDescription::Static => {
+            #[cfg(feature = "aws-config")]
+            SourceDescription::Profile(_) => {
                 self.checks(source, out);
                 Place::At(self.tried(source))
             }
+            #[cfg(feature = "aws-config")]
             SourceDescription::AssumeRole {
                 role_arn,
                 region,
@@ -258,10 +311,11 @@ impl Diagnostics {
 
     /// The variable naming the container credentials endpoint aws-config uses, if set (the
     /// relative URI wins, as in aws-config).
+    #[cfg(feature = "aws-config")]
     fn container_variable(&self) -> Option<&'static str> {
-        if self.relative_uri_set {
+        if self.env.relative_uri_set {
             Some(ENV_CONTAINER_RELATIVE_URI)
-        } else if self.full_uri_set {
+        } else if self.env.full_uri_set {
             Some(ENV_CONTAINER_FULL_URI)
         } else {
             None
@@ -270,12 +324,16 @@ impl Diagnostics {
 
     fn tried(&self, source: &SourceDescription) -> String {
         match source {
+            SourceDescription::Static => "the static credentials given".to_owned(),
+            SourceDescription::Provider => "the credentials provider given".to_owned(),
+            #[cfg(feature = "aws-config")]
             SourceDescription::DefaultChain => "the default AWS credentials chain (environment \
                  variables, shared config and credentials files, web identity token, ECS \
                  container credentials, EC2 instance metadata)"
                 .to_owned(),
+            #[cfg(feature = "aws-config")]
             SourceDescription::Profile(name) => format!("the AWS profile `{name}`"),
-            SourceDescription::Static => "the static credentials given".to_owned(),
+            #[cfg(feature = "aws-config")]
             SourceDescription::AssumeRole {
                 role_arn,
                 region,
@@ -289,29 +347,41 @@ impl Diagnostics {
 
     fn checks(&self, source: &SourceDescription, out: &mut Vec<String>) {
         match source {
-            SourceDescription::DefaultChain => self.chain_checks(out),
-            SourceDescription::Profile(name) => out.push(format!(
-                "that profile `{name}` exists in {} or {} and has credentials, a role, or SSO settings",
-                self.config_file_label(),
-                self.credentials_file_label()
-            )),
             SourceDescription::Static => {
                 out.push(
                     "the static credentials given to CredentialsConfig::static_credentials"
                         .to_owned(),
                 );
             }
+            SourceDescription::Provider => out.push(
+                "the credentials provider given to CredentialsConfig::provider (the cause is \
+                 its error)"
+                    .to_owned(),
+            ),
+            #[cfg(feature = "aws-config")]
+            SourceDescription::DefaultChain => self.chain_checks(out),
+            #[cfg(feature = "aws-config")]
+            SourceDescription::Profile(name) => out.push(format!(
+                "that profile `{name}` exists in {} or {} and has credentials, a role, or SSO settings",
+                self.config_file_label(),
+                self.credentials_file_label()
+            )),
+            #[cfg(feature = "aws-config")]
             SourceDescription::AssumeRole { role_arn, base, .. } => {
                 out.push(role_check(role_arn));
                 self.checks(base, out);
             }
         }
     }
+}
 
+/// The explanations for the sources `aws-config` resolves.
+#[cfg(feature = "aws-config")]
+impl Diagnostics {
     fn chain_checks(&self, out: &mut Vec<String>) {
         out.push(format!(
             "environment: AWS_ACCESS_KEY_ID is {}",
-            set_or_not(self.access_key_id_set)
+            set_or_not(self.env.access_key_id_set)
         ));
         out.push(format!(
             "profile `{}` in {} / {}",
@@ -319,7 +389,7 @@ impl Diagnostics {
             self.config_file_label(),
             self.credentials_file_label()
         ));
-        if self.web_identity_token_file_set {
+        if self.env.web_identity_token_file_set {
             out.push(
                 "web identity: AWS_WEB_IDENTITY_TOKEN_FILE is set (AWS_ROLE_ARN must be set too)"
                     .to_owned(),
@@ -328,10 +398,10 @@ impl Diagnostics {
         let container = format!(
             "ECS container credentials: {ENV_CONTAINER_RELATIVE_URI} is {}, \
              {ENV_CONTAINER_FULL_URI} is {}",
-            set_or_not(self.relative_uri_set),
-            set_or_not(self.full_uri_set)
+            set_or_not(self.env.relative_uri_set),
+            set_or_not(self.env.full_uri_set)
         );
-        if self.relative_uri_set || self.full_uri_set {
+        if self.env.relative_uri_set || self.env.full_uri_set {
             out.push(format!(
                 "{container} (the container credentials endpoint was tried: is it reachable, \
                  and does the task definition have a task role?)"
@@ -342,18 +412,18 @@ impl Diagnostics {
                  definition has a task role)"
             ));
         }
-        match &self.harness_role_arn {
+        match &self.env.harness_role_arn {
             Some(arn) => out.push(format!(
                 "{ENV_HARNESS_BUILD_TASK_ROLE_ARN} is `{arn}`: the build task must run with that \
                  role, and the role needs rds-db:connect"
             )),
-            None if !self.relative_uri_set && !self.full_uri_set => out.push(format!(
+            None if !self.env.relative_uri_set && !self.env.full_uri_set => out.push(format!(
                 "{ENV_HARNESS_BUILD_TASK_ROLE_ARN} is not set: on a Harness ECS runner it must \
                  hold the ARN of the build task role"
             )),
             None => {}
         }
-        if self.imds_disabled {
+        if self.env.imds_disabled {
             out.push(
                 "EC2 instance metadata: disabled by AWS_EC2_METADATA_DISABLED=true".to_owned(),
             );
@@ -367,18 +437,18 @@ impl Diagnostics {
 
     /// The profile the default chain reads.
     fn profile_name(&self) -> &str {
-        self.aws_profile.as_deref().unwrap_or("default")
+        self.env.aws_profile.as_deref().unwrap_or("default")
     }
 
     fn config_file_label(&self) -> String {
-        match &self.config_file {
+        match &self.env.config_file {
             Some(path) => format!("AWS_CONFIG_FILE=`{path}`"),
             None => "~/.aws/config".to_owned(),
         }
     }
 
     fn credentials_file_label(&self) -> String {
-        match &self.credentials_file {
+        match &self.env.credentials_file {
             Some(path) => format!("AWS_SHARED_CREDENTIALS_FILE=`{path}`"),
             None => "~/.aws/credentials".to_owned(),
         }
@@ -389,6 +459,7 @@ impl Diagnostics {
 /// (`... while assuming role ...`).
 enum Place {
     At(String),
+    #[cfg(feature = "aws-config")]
     While(String),
 }
 
@@ -472,6 +543,7 @@ impl Fault {
     /// Whether this is how a container credentials endpoint (an HTTP credentials provider)
     /// fails, as opposed to STS. (Expired credentials under a role are STS's: the expiry is
     /// checked on what the whole source hands out.)
+    #[cfg(feature = "aws-config")]
     fn is_from_credentials_endpoint(&self) -> bool {
         matches!(
             self,
@@ -480,6 +552,7 @@ impl Fault {
     }
 
     /// What to check when the container credentials endpoint named by `var` failed so.
+    #[cfg(feature = "aws-config")]
     fn endpoint_check(&self, var: &str) -> String {
         match self {
             Self::Status(status) if *status >= 500 => {
@@ -544,6 +617,7 @@ fn expired_check(expired: &ExpiredOnArrival) -> String {
     )
 }
 
+#[cfg(feature = "aws-config")]
 fn role_check(role_arn: &str) -> String {
     format!(
         "that the role ARN `{role_arn}` is right, that its trust policy lets the source identity \
@@ -552,6 +626,7 @@ fn role_check(role_arn: &str) -> String {
     )
 }
 
+#[cfg(feature = "aws-config")]
 fn set_or_not(set: bool) -> &'static str {
     if set { "set" } else { "not set" }
 }
@@ -559,14 +634,17 @@ fn set_or_not(set: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "aws-config")]
     use std::error::Error as _;
 
+    #[cfg(feature = "aws-config")]
     fn cause() -> Arc<AwsCredentialsError> {
         Arc::new(AwsCredentialsError::not_loaded(
             "no providers in chain provided credentials",
         ))
     }
 
+    #[cfg(feature = "aws-config")]
     #[test]
     fn ecs_without_task_role_names_the_variables_and_the_runner_role() {
         let env = Environment::from_vars([
@@ -598,6 +676,7 @@ mod tests {
         assert!(err.source().is_some());
     }
 
+    #[cfg(feature = "aws-config")]
     #[test]
     fn harness_role_and_container_endpoint_are_reported() {
         let arn = "arn:aws:iam::123456789012:role/build-task";
@@ -621,6 +700,7 @@ mod tests {
         assert!(!msg.contains("/v2/credentials/abc"), "{msg}");
     }
 
+    #[cfg(feature = "aws-config")]
     #[test]
     fn assume_role_names_the_role_region_and_base_source() {
         let source = SourceDescription::AssumeRole {
@@ -704,6 +784,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "aws-config")]
     #[test]
     fn a_failure_names_its_place_and_only_its_checks() {
         use std::time::Duration;
@@ -762,6 +843,7 @@ mod tests {
         assert!(!msg.contains("/v2/credentials/x"), "{msg}");
     }
 
+    #[cfg(feature = "aws-config")]
     #[test]
     fn environment_debug_lists_names_only() {
         let env = Environment::from_vars([("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLE")]);
@@ -775,13 +857,16 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "aws-config")]
     #[test]
     fn empty_values_count_as_unset() {
         let env = Environment::from_vars([(ENV_CONTAINER_FULL_URI, "  ")]);
         assert_eq!(env.get(ENV_CONTAINER_FULL_URI), None);
     }
 
-    /// Every kind of message, pinned: one per cause, and one per place a cause is found at.
+    /// Every kind of message for the sources `aws-config` resolves, pinned: one per cause, and
+    /// one per place a cause is found at.
+    #[cfg(feature = "aws-config")]
     #[test]
     fn messages() {
         use std::time::{Duration, UNIX_EPOCH};
@@ -990,13 +1075,6 @@ mod tests {
                  credentials, a role, or SSO settings",
             ),
             (
-                SourceDescription::Static,
-                &off,
-                unhandled("something new"),
-                "an error from the static credentials given, so no AWS credentials were loaded; \
-                 check the static credentials given to CredentialsConfig::static_credentials",
-            ),
-            (
                 role(SourceDescription::Static),
                 &off,
                 AwsCredentialsError::not_loaded("x"),
@@ -1039,6 +1117,57 @@ mod tests {
             ),
         ] {
             let err = Diagnostics::new(source, env).unavailable(Arc::new(cause));
+            assert_eq!(err.to_string(), text);
+        }
+    }
+
+    /// Every kind of message for the sources given explicitly, pinned (no environment is
+    /// consulted for them).
+    #[test]
+    fn messages_for_given_sources() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let given = |source| {
+            #[cfg(feature = "aws-config")]
+            let diagnostics = Diagnostics::new(source, &Environment::process());
+            #[cfg(not(feature = "aws-config"))]
+            let diagnostics = Diagnostics::new(source);
+            diagnostics
+        };
+        let expired = ExpiredOnArrival {
+            expiry: UNIX_EPOCH + Duration::from_secs(1_709_164_800),
+            now: UNIX_EPOCH + Duration::from_secs(1_709_168_400),
+        };
+        for (source, cause, text) in [
+            (
+                SourceDescription::Static,
+                AwsCredentialsError::unhandled("something new"),
+                "an error from the static credentials given, so no AWS credentials were loaded; \
+                 check the static credentials given to CredentialsConfig::static_credentials",
+            ),
+            (
+                SourceDescription::Provider,
+                AwsCredentialsError::not_loaded("vault sealed"),
+                "no AWS credentials found: tried the credentials provider given; check the \
+                 credentials provider given to CredentialsConfig::provider (the cause is its \
+                 error)",
+            ),
+            (
+                SourceDescription::Provider,
+                AwsCredentialsError::provider_timed_out(Duration::from_secs(8)),
+                "no answer within 8 s from the credentials provider given, so no AWS credentials \
+                 were loaded; check the credentials provider given to CredentialsConfig::provider \
+                 (the cause is its error)",
+            ),
+            (
+                SourceDescription::Provider,
+                AwsCredentialsError::provider_error(expired),
+                "credentials that had expired at 2024-02-29T00:00:00Z from the credentials \
+                 provider given, so no AWS credentials were loaded; check this machine's clock \
+                 (it read 2024-02-29T01:00:00Z), and that the source hands out current \
+                 credentials",
+            ),
+        ] {
+            let err = given(source).unavailable(Arc::new(cause));
             assert_eq!(err.to_string(), text);
         }
     }

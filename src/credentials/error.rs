@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-/// The error `aws-config` returns when a credentials provider fails.
+/// The error a credentials provider (`aws-config`'s, or one given to
+/// [`CredentialsConfig::provider`](super::CredentialsConfig::provider)) returns when it fails.
 pub type AwsCredentialsError = aws_credential_types::provider::error::CredentialsError;
 
 /// Loading AWS credentials failed.

@@ -270,7 +270,7 @@ impl MySqlConnectorBuilder {
     shared_setters!();
 
     /// Load the CAs and, when no token provider was given, set up one over the default AWS
-    /// credentials chain.
+    /// credentials chain (feature `aws-config`; without it, a provider must be given).
     pub async fn build(self) -> Result<MySqlConnector, ConnectError> {
         let targets = self.settings.targets()?;
         for (key, _) in &self.settings.params {

@@ -364,7 +364,8 @@ impl PgConnectorBuilder {
     }
 
     /// Load the CAs, build the TLS connector (once, off the async threads) and, when no token
-    /// provider was given, set up one over the default AWS credentials chain.
+    /// provider was given, set up one over the default AWS credentials chain (feature
+    /// `aws-config`; without it, a provider must be given).
     pub async fn build(self) -> Result<PgConnector, ConnectError> {
         let targets = self.settings.targets()?;
         let pass = params::pass_through(&self.settings)?;

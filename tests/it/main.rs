@@ -2,7 +2,9 @@
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod ca_bundles;
+#[cfg(feature = "aws-config")]
 mod credentials;
+#[cfg(feature = "aws-config")]
 mod credentials_faults;
 #[cfg(all(feature = "postgres", feature = "mysql"))]
 mod hostile_servers;
@@ -10,9 +12,15 @@ mod hostile_servers;
 mod ipv6_signing;
 mod jdbc_props;
 mod jdbc_urls;
+#[cfg(all(
+    not(feature = "aws-config"),
+    any(feature = "postgres", feature = "mysql")
+))]
+mod lean;
 mod provider;
 mod rds_hosts;
 mod support;
+#[cfg(feature = "aws-config")]
 mod token_cli;
 mod token_redaction;
 mod token_vectors;
@@ -31,5 +39,10 @@ mod emulator_verifier;
 
 #[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
 mod connect;
-#[cfg(all(feature = "emulator", feature = "postgres", feature = "mysql"))]
+#[cfg(all(
+    feature = "aws-config",
+    feature = "emulator",
+    feature = "postgres",
+    feature = "mysql"
+))]
 mod connect_cli;

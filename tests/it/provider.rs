@@ -4,27 +4,41 @@
 //! Time is a `ManualClock` shared by the credentials, the provider and the
 //! loopback ECS credentials server (which stamps `Expiration` from it); no
 //! test sleeps for an expiry. Where a test has to let a spawned refresh run,
-//! it yields until the provider's counters say it finished.
+//! it yields until the provider's counters say it finished. The tests with the ECS server
+//! reach it through the default chain, so they need the `aws-config` feature.
 
 use std::error::Error as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
-use aws_types::os_shim_internal::Env;
 use rds_iam::clock::{Clock, ManualClock};
-use rds_iam::credentials::{CredentialsConfig, CredentialsError, CredentialsProvider, Environment};
+use rds_iam::credentials::{CredentialsConfig, CredentialsProvider};
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::provider::{
-    DEFAULT_LIFETIME, DEFAULT_MARGIN, ProvidedToken, ProviderError, ProviderStats,
-    REFRESH_RETRY_INTERVAL, RefreshAhead, TokenProvider, TokenProviderBuilder,
+    DEFAULT_LIFETIME, DEFAULT_MARGIN, ProvidedToken, ProviderError, ProviderStats, RefreshAhead,
+    TokenProvider, TokenProviderBuilder,
 };
 use rds_iam::token::{DsqlAction, DsqlTokenParams, RdsTokenParams, TokenError};
+
+// The ECS server and the tests with it.
+#[cfg(feature = "aws-config")]
+use aws_config::BehaviorVersion;
+#[cfg(feature = "aws-config")]
+use aws_types::os_shim_internal::Env;
+#[cfg(feature = "aws-config")]
+use rds_iam::credentials::{CredentialsError, Environment};
+#[cfg(feature = "aws-config")]
+use rds_iam::provider::REFRESH_RETRY_INTERVAL;
+#[cfg(feature = "aws-config")]
+use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(feature = "aws-config")]
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+#[cfg(feature = "aws-config")]
 use tokio::net::{TcpListener, TcpStream};
+#[cfg(feature = "aws-config")]
 use tokio::sync::watch;
+#[cfg(feature = "aws-config")]
 use tokio::task::JoinHandle;
 
 /// 2030-01-01T00:00:00Z.
@@ -102,6 +116,7 @@ fn signature(token: &ProvidedToken) -> &str {
 // A loopback ECS container credentials endpoint that can fail or stall.
 
 /// 2030-01-01T00:00:00Z-style timestamps.
+#[cfg(feature = "aws-config")]
 fn rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
     time::OffsetDateTime::from_unix_timestamp(secs as i64)
@@ -110,16 +125,20 @@ fn rfc3339(t: SystemTime) -> String {
         .unwrap()
 }
 
+#[cfg(feature = "aws-config")]
 fn ecs_access_key(n: u64) -> String {
     format!("ASIAECS{n:010}")
 }
+#[cfg(feature = "aws-config")]
 fn ecs_secret_key(n: u64) -> String {
     format!("ecsSecretKeyForProviderTests+{n}")
 }
+#[cfg(feature = "aws-config")]
 fn ecs_session_token(n: u64) -> String {
     format!("IQoJb3JpZ2luX2VjEcsProviderSession+{n}=")
 }
 
+#[cfg(feature = "aws-config")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Credentials valid for an hour from the clock's now.
@@ -130,6 +149,7 @@ enum Mode {
     Stall,
 }
 
+#[cfg(feature = "aws-config")]
 struct EcsState {
     clock: ManualClock,
     mode: Mutex<Mode>,
@@ -138,6 +158,7 @@ struct EcsState {
     released: watch::Sender<bool>,
 }
 
+#[cfg(feature = "aws-config")]
 struct EcsServer {
     state: Arc<EcsState>,
     task: JoinHandle<()>,
@@ -145,12 +166,14 @@ struct EcsServer {
     vars: Vec<(String, String)>,
 }
 
+#[cfg(feature = "aws-config")]
 impl Drop for EcsServer {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
+#[cfg(feature = "aws-config")]
 impl EcsServer {
     async fn start(clock: &ManualClock) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -229,6 +252,7 @@ impl EcsServer {
     }
 }
 
+#[cfg(feature = "aws-config")]
 async fn serve(mut stream: TcpStream, state: Arc<EcsState>) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
@@ -514,6 +538,7 @@ async fn windows_follow_lifetime_credentials_margin_and_refresh_ahead() {
     assert!(!provider.dsql_token(&short).await.unwrap().from_cache());
 }
 
+#[cfg(feature = "aws-config")]
 #[tokio::test]
 async fn temporary_credentials_expiring_first_shorten_the_life() {
     let clock = ManualClock::new(at(0));
@@ -861,6 +886,7 @@ async fn signing_errors_reach_the_caller_with_their_cause() {
 // ---------------------------------------------------------------------------
 // Concurrency.
 
+#[cfg(feature = "aws-config")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_callers_on_a_cold_key_share_one_signing_and_one_fetch() {
     let clock = ManualClock::new(at(0));
@@ -940,6 +966,7 @@ async fn many_keys_in_parallel_each_sign_once() {
     assert_eq!(stats.hits + stats.coalesced, 950);
 }
 
+#[cfg(feature = "aws-config")]
 #[tokio::test]
 async fn a_stalled_signing_does_not_block_other_keys() {
     let clock = ManualClock::new(at(0));
@@ -987,6 +1014,7 @@ async fn a_stalled_signing_does_not_block_other_keys() {
 // ---------------------------------------------------------------------------
 // Failure and recovery.
 
+#[cfg(feature = "aws-config")]
 #[tokio::test]
 async fn failed_refresh_keeps_the_valid_token_then_recovers() {
     let logs = CapturedLogs::default();
@@ -1061,6 +1089,7 @@ async fn failed_refresh_keeps_the_valid_token_then_recovers() {
     }
 }
 
+#[cfg(feature = "aws-config")]
 #[tokio::test]
 async fn once_nothing_valid_is_left_the_error_reaches_the_caller() {
     let clock = ManualClock::new(at(0));

@@ -5,6 +5,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
+use rds_iam::clock::Clock;
+use rds_iam::credentials::CredentialsConfig;
+use rds_iam::provider::TokenProvider;
 use rds_iam::token::{
     AuthToken, DsqlAction, DsqlTokenParams, RdsTokenParams, TokenError, sign_dsql_token,
     sign_rds_token,
@@ -134,6 +137,62 @@ fn rds_tokens_match_botocore() {
         })
         .collect();
     report("RDS", vectors.cases.len(), &failures);
+}
+
+/// A clock stopped at any instant (`ManualClock` stops at 2554, and a case signs in 9999).
+#[derive(Debug)]
+struct Stopped(SystemTime);
+
+impl Clock for Stopped {
+    fn now(&self) -> SystemTime {
+        self.0
+    }
+}
+
+/// The same tokens from the token cache, with the credentials given as a lean build
+/// (`default-features = false`, no aws-config) gives them: as a `Credentials` value, and
+/// through a `ProvideCredentials` (which `Credentials` is too), fetched once and cached.
+#[tokio::test]
+async fn rds_tokens_from_the_token_cache_with_given_credentials_match_botocore() {
+    let vectors: VectorFile<RdsCase> = load("rds_tokens.json");
+    let mut failures = Vec::new();
+    for case in &vectors.cases {
+        let params = RdsTokenParams::new(&case.host, case.port, &case.user, &case.common.region);
+        for (how, config) in [
+            (
+                "static_credentials",
+                CredentialsConfig::static_credentials(case.common.credentials()),
+            ),
+            (
+                "provider",
+                CredentialsConfig::provider(case.common.credentials()),
+            ),
+        ] {
+            let credentials = config
+                .build()
+                .await
+                .expect("given credentials always build");
+            let tokens = TokenProvider::builder(credentials.clone())
+                .clock(Stopped(case.common.at()))
+                .build();
+            match tokens.token(&params).await {
+                Ok(token) if token.expose() == case.common.token && !token.from_cache() => {}
+                Ok(token) => failures.push(format!(
+                    "{} ({how}):\n    expected {}\n    got      {} (from cache: {})",
+                    case.common.name,
+                    case.common.token,
+                    token.expose(),
+                    token.from_cache()
+                )),
+                Err(e) => failures.push(format!("{} ({how}): error: {e}", case.common.name)),
+            }
+            let again = tokens.token(&params).await.expect("a cached token");
+            assert!(again.from_cache() && again.expose() == case.common.token);
+            let fetches = u64::from(how == "provider");
+            assert_eq!(credentials.stats().fetches, fetches, "{how}");
+        }
+    }
+    report("RDS (token cache)", 2 * vectors.cases.len(), &failures);
 }
 
 #[test]

@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_types::os_shim_internal::Env;
+#[cfg(feature = "aws-config")]
 use rds_iam::clock::ManualClock;
+#[cfg(feature = "aws-config")]
 use rds_iam::credentials::{CredentialsConfig, Environment};
 
 /// Environment variables, and the home directory they point into.
@@ -63,12 +65,14 @@ impl AwsEnv {
     }
 
     /// The default chain over these variables, on `clock`.
+    #[cfg(feature = "aws-config")]
     pub fn config(&self, clock: &ManualClock) -> CredentialsConfig {
         self.config_with(self.loader(), clock)
     }
 
     /// The default chain from `loader` (made with [`AwsEnv::loader`]), on `clock`; the
     /// diagnostics see these variables.
+    #[cfg(feature = "aws-config")]
     pub fn config_with(&self, loader: ConfigLoader, clock: &ManualClock) -> CredentialsConfig {
         CredentialsConfig::default_chain()
             .aws_config_loader(loader)
