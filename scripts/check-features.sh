@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/check-lean-tree.sh
 
-for features in "" aws-config postgres mysql postgres,mysql aws-config,postgres aws-config,mysql \
-  emulator emulator,postgres emulator,mysql; do
+for features in "" aws-config postgres mysql postgres,mysql aws-config,postgres aws-config,mysql; do
   echo "== cargo clippy --no-default-features --features '$features'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings
 done

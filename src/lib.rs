@@ -87,7 +87,6 @@
 //! | `aws-config` | yes | the default AWS credentials chain (aws-config, with its HTTP client and TLS stack): `CredentialsConfig::default_chain`, `::profile`, `::assume_role`; `mint_token`, `connect_postgres`, `connect_mysql`; connectors that find credentials themselves |
 //! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls), `connect_postgres` (with `aws-config`) |
 //! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls), `connect_mysql` (with `aws-config`) |
-//! | `emulator` | no | a local IAM-enabled RDS endpoint emulator for tests |
 //!
 //! # Lean builds
 //!
@@ -136,8 +135,6 @@ pub mod clock;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod connect;
 pub mod credentials;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 pub mod endpoint;
 pub mod jdbc;
 #[cfg(feature = "mysql")]

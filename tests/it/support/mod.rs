@@ -6,7 +6,7 @@
 
 pub mod aws_env;
 pub mod ca;
-#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod engine;
 pub mod example;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
