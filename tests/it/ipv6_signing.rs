@@ -13,12 +13,18 @@ use rds_iam::jdbc::JdbcUrl;
 use rds_iam::plan::{ConnectPlan, PlanOverrides};
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use rds_iam_emulator::{DEFAULT_ALLOWED_SKEW, Verifier};
-use serde_json::Value;
 
-use crate::support::example::ChildEnv;
-use crate::support::iam::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, credentials, t0};
+use crate::support::iam::{REGION, credentials, t0};
+// The `token` command, which needs the `aws-config` feature.
+#[cfg(feature = "aws-config")]
+use {
+    crate::support::example::ChildEnv,
+    crate::support::iam::{ACCESS_KEY_ID, SECRET_ACCESS_KEY},
+    serde_json::Value,
+};
 
 /// [`t0`] for the command's `--at`.
+#[cfg(feature = "aws-config")]
 const T0: &str = "2025-01-01T00:00:00Z";
 
 /// Tokens for `[host]:port` in [`REGION`] with the test credentials, judged at [`t0`]; the
@@ -84,6 +90,7 @@ fn with_or_without_brackets_the_token_is_the_same() {
     }
 }
 
+#[cfg(feature = "aws-config")]
 #[tokio::test]
 async fn the_token_command_signs_for_an_ipv6_host() {
     let env = ChildEnv::with_keys(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None);
