@@ -354,9 +354,7 @@ impl Diagnostics {
                 );
             }
             SourceDescription::Provider => out.push(
-                "the credentials provider given to CredentialsConfig::provider (the cause is \
-                 its error)"
-                    .to_owned(),
+                "the credentials provider given to CredentialsConfig::provider".to_owned(),
             ),
             #[cfg(feature = "aws-config")]
             SourceDescription::DefaultChain => self.chain_checks(out),
@@ -1148,15 +1146,13 @@ mod tests {
                 SourceDescription::Provider,
                 AwsCredentialsError::not_loaded("vault sealed"),
                 "no AWS credentials found: tried the credentials provider given; check the \
-                 credentials provider given to CredentialsConfig::provider (the cause is its \
-                 error)",
+                 credentials provider given to CredentialsConfig::provider",
             ),
             (
                 SourceDescription::Provider,
                 AwsCredentialsError::provider_timed_out(Duration::from_secs(8)),
                 "no answer within 8 s from the credentials provider given, so no AWS credentials \
-                 were loaded; check the credentials provider given to CredentialsConfig::provider \
-                 (the cause is its error)",
+                 were loaded; check the credentials provider given to CredentialsConfig::provider",
             ),
             (
                 SourceDescription::Provider,

@@ -1314,3 +1314,42 @@ async fn provided_token_debug_is_redacted() {
          from_cache: false }"
     );
 }
+
+/// A credentials provider given to `CredentialsConfig::provider` (as in a lean build) that
+/// never answers: the fetch deadline, on Tokio's timer, ends the wait, and the token provider's
+/// error leads with the cause.
+#[tokio::test(start_paused = true)]
+async fn a_given_credentials_provider_that_never_answers_times_out() {
+    use aws_credential_types::provider::{ProvideCredentials, future};
+
+    #[derive(Debug)]
+    struct Silent;
+
+    impl ProvideCredentials for Silent {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            future::ProvideCredentials::new(std::future::pending())
+        }
+    }
+
+    let credentials = CredentialsConfig::provider(Silent)
+        .fetch_timeout(Duration::from_secs(3))
+        .build()
+        .await
+        .unwrap();
+    let provider = TokenProvider::builder(credentials.clone()).build();
+    let started = tokio::time::Instant::now();
+    let err = provider.token(&params()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    let ProviderError::Credentials { source, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        source.to_string(),
+        "no answer within 3 s from the credentials provider given, so no AWS credentials were \
+         loaded; check the credentials provider given to CredentialsConfig::provider"
+    );
+    assert_eq!(credentials.stats().failures, 1);
+}
