@@ -44,4 +44,6 @@ stage "cargo clippy" cargo clippy --locked --workspace --all-targets --all-featu
 stage "every feature combination (scripts/check-features.sh)" ./scripts/check-features.sh
 stage "cargo test (unit, integration, live databases, doc tests)" \
   cargo test --locked --workspace --all-features
+stage "cargo test --no-default-features (the lean core: given credentials, no aws-config)" \
+  cargo test --locked -p rds-iam --no-default-features
 stage "fuzz targets (scripts/fuzz.sh)" ./scripts/fuzz.sh
