@@ -128,7 +128,7 @@ pub(crate) async fn tls_failure(
     source: BoxError,
 ) -> ConnectError {
     let server = target.to_string();
-    match diagnose::classify(&*source) {
+    match diagnose::classify(&*source).unwrap_or(HandshakeFailure::Other) {
         HandshakeFailure::Untrusted { detail } => ConnectError::UntrustedCertificate {
             server,
             detail,
@@ -145,7 +145,8 @@ pub(crate) async fn tls_failure(
     }
 }
 
-async fn presented_names(target: &Target, protocol: Protocol) -> Vec<String> {
+/// The DNS names on the certificate `target` presents now (empty when it cannot be read).
+pub(crate) async fn presented_names(target: &Target, protocol: Protocol) -> Vec<String> {
     let addr = match tokio::net::lookup_host((target.dial.host.as_str(), target.dial.port)).await {
         Ok(mut addrs) => addrs.next(),
         Err(_) => None,
