@@ -231,7 +231,8 @@ impl Inner {
         #[cfg(feature = "mysql-rustls")]
         if self.mode == TlsMode::VerifyCa {
             match verify_ca_name(target).await {
-                Ok(name) => opts = with_tls_name(opts, name),
+                Ok(Some(name)) => opts = with_tls_name(opts, name),
+                Ok(None) => {}
                 Err(e) => return Outcome::Failed(e),
             }
         }
@@ -338,7 +339,27 @@ impl MySqlConnectorBuilder {
     }
 }
 
-/// What mysql_async is to trust: certificates (DER), and whether its built-in roots too.
+/// The one root handed to mysql_async in `require` with rustls when no CA is given: a
+/// self-signed certificate whose private key was discarded when it was made, so nothing chains
+/// to it (and in `require` nothing is checked anyway).
+#[cfg(feature = "mysql-rustls")]
+const REQUIRE_PLACEHOLDER_PEM: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIB0zCCAXmgAwIBAgIUfe/xQEtIzgWH5w+FKJv3WFhiskEwCgYIKoZIzj0EAwIw
+PjE8MDoGA1UEAwwzcmRzLWlhbSByZXF1aXJlLW1vZGUgcGxhY2Vob2xkZXIsIGl0
+cyBrZXkgZGlzY2FyZGVkMCAXDTI2MTIwMTA2NDA0OFoYDzIxMjYxMTA3MDY0MDQ4
+WjA+MTwwOgYDVQQDDDNyZHMtaWFtIHJlcXVpcmUtbW9kZSBwbGFjZWhvbGRlciwg
+aXRzIGtleSBkaXNjYXJkZWQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARlNKGa
+cT+dVEV4I/zLLAQgCYaVcKeue0qz/81YK9fEZO0SIFoI1i2/sR7HusRbFppZIYor
+rGPYNGYo4yhVIYf4o1MwUTAdBgNVHQ4EFgQUyaZloRjyiyeoXkcM8QLjrWgBazYw
+HwYDVR0jBBgwFoAUyaZloRjyiyeoXkcM8QLjrWgBazYwDwYDVR0TAQH/BAUwAwEB
+/zAKBggqhkjOPQQDAgNIADBFAiBmmdnlz1M3bfcRNWm0vxKwAUSi0MIM6l/KvNAu
+94vdCAIhAIfeCZxEI5B9vJwQ6C0s5A7WijZCdr7wEDKMC9BL7fyv
+-----END CERTIFICATE-----
+";
+
+/// What mysql_async is to trust: certificates (DER, or PEM), and whether its built-in roots
+/// too.
 pub(crate) struct Roots {
     der: Vec<Vec<u8>>,
     built_in: bool,
@@ -352,13 +373,22 @@ impl Roots {
     fn for_mode(bundle: &CaBundle, mode: TlsMode) -> Result<Self, TlsSetupError> {
         crate::tls::connector::check(bundle, mode)?;
         #[cfg(feature = "mysql-rustls")]
-        return Ok(Self {
-            der: crate::tls::rustls::trusted_der(bundle, mode)
+        {
+            let mut der: Vec<Vec<u8>> = crate::tls::rustls::trusted_der(bundle, mode)
                 .into_iter()
                 .map(|der| der.to_vec())
-                .collect(),
-            built_in: false,
-        });
+                .collect();
+            if der.is_empty() {
+                // Only in `require` (the shared check refuses the other modes without a CA):
+                // mysql_async builds its verifier before it knows certificates go unchecked,
+                // and that verifier refuses an empty root store (`NoRootAnchors`).
+                der.push(REQUIRE_PLACEHOLDER_PEM.as_bytes().to_vec());
+            }
+            Ok(Self {
+                der,
+                built_in: false,
+            })
+        }
         #[cfg(not(feature = "mysql-rustls"))]
         return Ok(Self {
             der: bundle.certificates_der().map(<[u8]>::to_vec).collect(),
@@ -409,20 +439,29 @@ fn with_tls_name(opts: Opts, name: String) -> Opts {
 }
 
 /// The name `VERIFY_CA` has mysql_async verify with rustls (see the module docs): a DNS name
-/// of the certificate `target` presents now (a wildcard's first label filled in).
+/// of the certificate `target` presents now (a wildcard's first label filled in); `None` when the certificate cannot be read (no TLS, no server...): mysql_async's own
+/// attempt then tells what is wrong.
 #[cfg(feature = "mysql-rustls")]
-async fn verify_ca_name(target: &Target) -> Result<String, ConnectError> {
-    let names = login::presented_names(target, Protocol::MySql).await;
+async fn verify_ca_name(target: &Target) -> Result<Option<String>, ConnectError> {
+    let Ok(der) = login::presented_certificate(target, Protocol::MySql).await else {
+        return Ok(None);
+    };
+    let names = crate::tls::diagnose::certificate_dns_names(&der);
     let name = names
         .iter()
         .find(|name| !name.starts_with("*."))
         .cloned()
         .or_else(|| names.first().map(|name| name.replacen('*', "verify-ca", 1)));
-    name.ok_or_else(|| ConnectError::Handshake {
-        server: target.to_string(),
-        source: "VERIFY_CA with rustls (feature mysql-rustls) verifies the chain for a DNS name                  of the server's certificate, and it presented none (or could not be read):                  use VERIFY_IDENTITY, or the native-tls stack (feature mysql)"
-            .into(),
-    })
+    match name {
+        Some(name) => Ok(Some(name)),
+        None => Err(ConnectError::Handshake {
+            server: target.to_string(),
+            source: "VERIFY_CA with rustls (feature mysql-rustls) verifies the chain for a DNS \
+                     name of the server's certificate, and it carries none: use \
+                     VERIFY_IDENTITY, or the native-tls stack (feature mysql)"
+                .into(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //!   warned-about weakness), never in `verify-ca` or `verify-full`.
 //! - A certificate for another name (`attacker.example`) from a CA the system trusts: the
 //!   system trust store is a test CA, through `SSL_CERT_FILE`, which OpenSSL reads when
-//!   native-tls loads the default verify paths. Tests run in parallel threads of one process,
+//!   native-tls loads the default verify paths, and rustls-native-certs reads for rustls. Tests run in parallel threads of one process,
 //!   whose environment must not change, so this case runs the `connect` example in a child
 //!   process with that variable set. The token is sent only in `require`: `verify-ca` trusts
 //!   only the CA file given (the database's), `verify-full` also checks the name.
@@ -339,8 +339,9 @@ async fn another_name(protocol: Protocol) {
                     (Protocol::MySql, _) => "serverSslCert",
                 };
                 format!(
-                    "is not trusted (unable to get local issuer certificate); trusted were the CA \
-                     file {} named by {parameter} in the URL (1 certificate):",
+                    "is not trusted ({}); trusted were the CA file {} named by {parameter} in the \
+                     URL (1 certificate):",
+                    unknown_issuer(protocol),
                     database_ca.ca_path().display()
                 )
             }
@@ -354,6 +355,20 @@ async fn another_name(protocol: Protocol) {
             stderr.contains(&expected),
             "{case}: expected {expected:?} in {stderr}"
         );
+    }
+}
+
+/// How the TLS stack of `protocol`'s connector words a chain to an unknown CA:
+/// OpenSSL's verification result (native-tls), or rustls's `UnknownIssuer`.
+fn unknown_issuer(protocol: Protocol) -> &'static str {
+    let rustls = match protocol {
+        Protocol::Postgres => cfg!(feature = "postgres-rustls"),
+        Protocol::MySql => cfg!(feature = "mysql-rustls"),
+    };
+    if rustls {
+        "its chain leads to no trusted CA"
+    } else {
+        "unable to get local issuer certificate"
     }
 }
 

@@ -29,6 +29,8 @@ fn build(name: &str) -> PathBuf {
         ("default", cfg!(feature = "default")),
         ("postgres", cfg!(feature = "postgres")),
         ("mysql", cfg!(feature = "mysql")),
+        ("postgres-rustls", cfg!(feature = "postgres-rustls")),
+        ("mysql-rustls", cfg!(feature = "mysql-rustls")),
         ("emulator", cfg!(feature = "emulator")),
     ]
     .into_iter()
