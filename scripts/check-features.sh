@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Every combination of the crate's features builds warning-free on its own (clippy, all
-# targets, -D warnings); scripts/test.sh checks --all-features itself.
+# The crate's features build warning-free alone and in the combinations users pick (clippy, all
+# targets, -D warnings); scripts/test.sh checks the two full sets (native-tls and rustls, each
+# with the emulator) itself. `mysql` and `mysql-rustls` never together: they exclude each
+# other. Features starting with `_` are internal (turned on by the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for features in "" postgres mysql emulator postgres,mysql emulator,postgres emulator,mysql; do
+for features in "" postgres mysql postgres-rustls mysql-rustls emulator postgres,mysql \
+  postgres-rustls,mysql-rustls postgres,postgres-rustls postgres-rustls,mysql \
+  postgres,mysql-rustls emulator,postgres emulator,mysql; do
   echo "== cargo clippy --no-default-features --features '$features'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings
 done

@@ -30,9 +30,20 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
-cargo clippy --all-targets --all-features -- -D warnings
+# `--all-features` cannot build: `mysql` and `mysql-rustls` exclude each other (as mysql_async's
+# two TLS features do). The suite runs once per TLS stack.
+NATIVE=(--features emulator)
+RUSTLS=(--no-default-features --features postgres-rustls,mysql-rustls,emulator)
+
+echo "== cargo clippy (native-tls: the default features)"
+cargo clippy --all-targets "${NATIVE[@]}" -- -D warnings
+echo "== cargo clippy (rustls)"
+cargo clippy --all-targets "${RUSTLS[@]}" -- -D warnings
 echo "== every feature combination (scripts/check-features.sh)"
 ./scripts/check-features.sh
-echo "== cargo test (unit, integration, live databases, doc tests)"
-cargo test --all-features
+echo "== cargo test, native-tls (unit, integration, live databases, doc tests)"
+cargo test "${NATIVE[@]}"
+echo "== cargo test, rustls (unit, integration, live databases, doc tests)"
+cargo test "${RUSTLS[@]}"
+echo "== an application using mysql_async with rustls builds against the rustls features"
+CARGO_TARGET_DIR="$PWD/target" cargo build --locked --manifest-path tests/rustls-app/Cargo.toml
