@@ -451,6 +451,10 @@ impl PgConnectorBuilder {
 mod tests {
     use super::*;
 
+    /// With `postgres-rustls` on, rustls is the stack, whether `postgres` is on too or not.
+    #[cfg(feature = "postgres-rustls")]
+    const _RUSTLS_WINS: fn(MakeTls) -> MakeRustlsConnect = |tls| tls;
+
     /// Compiles only if the connector can be shared and its futures spawned.
     #[allow(dead_code)] // reason: a compile-time check
     fn spawnable(connector: &PgConnector) -> impl Send + '_ {

@@ -2,8 +2,8 @@
 //! connector for an effective [`TlsMode`](crate::tls_mode::TlsMode), with either TLS stack.
 //!
 //! The CA sources, the bundle loading, the mode checks and the errors are shared; only the glue
-//! differs: native-tls (features `postgres`, `mysql`; [`tls_connector`]) and rustls (features
-//! `postgres-rustls`, `mysql-rustls`; [`rustls_config`]). Both give the same trust in each mode,
+//! differs: native-tls (features `postgres`, `mysql`; `tls_connector`) and rustls (features
+//! `postgres-rustls`, `mysql-rustls`; `rustls_config`). Both give the same trust in each mode,
 //! and their failures the same [`ConnectError`](crate::connect::ConnectError)s: native-tls's
 //! read from its error text, rustls's from its error types.
 //!

@@ -41,7 +41,7 @@ pub(crate) fn install_default_provider() {
 }
 
 /// A rustls client configuration that checks the server's certificate as `mode` says, trusting
-/// the CAs of `bundle`, as [`tls_connector`](super::tls_connector) does with native-tls:
+/// the CAs of `bundle`, as `tls_connector` does with native-tls:
 ///
 /// - [`TlsMode::VerifyFull`]: chain and host name (rustls's WebPKI verifier); the CAs of the
 ///   bundle's sources, and the system trust store unless the bundle's configuration turns it

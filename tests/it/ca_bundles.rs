@@ -4,9 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use rds_iam::tls::{
-    BUILD_TASK_CA_FILE, CaBundle, CaError, CaSource, TlsSetupError, TrustConfig,
-};
+use rds_iam::tls::{BUILD_TASK_CA_FILE, CaBundle, CaError, CaSource, TlsSetupError, TrustConfig};
 use rds_iam::tls_mode::TlsMode;
 
 use crate::support::logs::LogCapture;
