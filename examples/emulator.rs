@@ -32,8 +32,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use rds_iam::emulator::{Emulator, EmulatorConfig, Engine, TlsIdentity};
 use rds_iam::secret::Password;
+use rds_iam_emulator::{Emulator, EmulatorConfig, TlsIdentity, Wire};
 
 const USAGE: &str = "\
 usage: emulator --engine postgres|mysql --listen 127.0.0.1:PORT --backend 127.0.0.1:PORT
@@ -51,7 +51,7 @@ const BACKEND_PASSWORD_VAR: &str = "RDS_IAM_EMULATOR_BACKEND_PASSWORD";
 
 #[derive(Default)]
 struct Args {
-    engine: Option<Engine>,
+    engine: Option<Wire>,
     listen: Option<SocketAddr>,
     backend: Option<SocketAddr>,
     backend_user: Option<String>,
@@ -90,8 +90,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         match flag.as_str() {
             "--engine" => {
                 args.engine = Some(match value()?.as_str() {
-                    "postgres" | "postgresql" => Engine::Postgres,
-                    "mysql" | "mariadb" => Engine::Mysql,
+                    "postgres" | "postgresql" => Wire::Postgres,
+                    "mysql" | "mariadb" => Wire::Mysql,
                     other => return Err(format!("--engine is postgres or mysql, not {other:?}")),
                 });
             }

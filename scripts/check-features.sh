@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # The crate's features build warning-free alone and in the combinations users pick (clippy, all
-# targets, -D warnings); scripts/test.sh checks the two full sets (native-tls and rustls, each
-# with the emulator) itself. `mysql` and `mysql-rustls` never together: they exclude each
-# other. Features starting with `_` are internal (turned on by the others).
+# targets, -D warnings); scripts/test.sh checks the two full sets (native-tls and rustls) itself.
+# `mysql` and `mysql-rustls` never together: they exclude each other. Features starting with `_`
+# are internal (turned on by the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for features in "" postgres mysql postgres-rustls mysql-rustls emulator postgres,mysql \
-  postgres-rustls,mysql-rustls postgres,postgres-rustls postgres-rustls,mysql \
-  postgres,mysql-rustls emulator,postgres emulator,mysql; do
+for features in "" postgres mysql postgres-rustls mysql-rustls postgres,mysql \
+  postgres-rustls,mysql-rustls postgres,postgres-rustls postgres-rustls,mysql postgres,mysql-rustls; do
   echo "== cargo clippy --no-default-features --features '$features'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings
 done

@@ -28,22 +28,30 @@ fi
 export AWS_EC2_METADATA_DISABLED=true
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-# `--all-features` cannot build: `mysql` and `mysql-rustls` exclude each other (as mysql_async's
-# two TLS features do). The suite runs once per TLS stack.
-NATIVE=(--features emulator)
-RUSTLS=(--no-default-features --features postgres-rustls,mysql-rustls,emulator)
+# Each stage prints its name, then how long it took; the last line sums them up.
+timings=()
+stage() {
+  local name=$1; shift
+  echo "== $name"
+  local start=$SECONDS
+  "$@"
+  timings+=("$(printf '%5ss  %s' $((SECONDS - start)) "$name")")
+}
+trap 'if [ ${#timings[@]} -gt 0 ]; then echo "== stage times"; printf "%s\n" "${timings[@]}"; fi' EXIT
 
-echo "== cargo clippy (native-tls: the default features)"
-cargo clippy --all-targets "${NATIVE[@]}" -- -D warnings
-echo "== cargo clippy (rustls)"
-cargo clippy --all-targets "${RUSTLS[@]}" -- -D warnings
-echo "== every feature combination (scripts/check-features.sh)"
-./scripts/check-features.sh
-echo "== cargo test, native-tls (unit, integration, live databases, doc tests)"
-cargo test "${NATIVE[@]}"
-echo "== cargo test, rustls (unit, integration, live databases, doc tests)"
-cargo test "${RUSTLS[@]}"
-echo "== an application using mysql_async with rustls builds against the rustls features"
-CARGO_TARGET_DIR="$PWD/target" cargo build --locked --manifest-path tests/rustls-app/Cargo.toml
+stage "cargo fmt --check" cargo fmt --all -- --check
+# `--all-features` cannot build: `mysql` and `mysql-rustls` exclude each other (as mysql_async's
+# two TLS features do). Clippy and the suite run once per TLS stack.
+NATIVE=(--locked --workspace)
+RUSTLS=(--locked --workspace --no-default-features --features rds-iam/postgres-rustls,rds-iam/mysql-rustls)
+stage "cargo clippy, native-tls" cargo clippy "${NATIVE[@]}" --all-targets -- -D warnings
+stage "cargo clippy, rustls" cargo clippy "${RUSTLS[@]}" --all-targets -- -D warnings
+stage "every feature combination (scripts/check-features.sh)" ./scripts/check-features.sh
+stage "cargo test, native-tls (unit, integration, live databases, doc tests)" \
+  cargo test "${NATIVE[@]}"
+stage "cargo test, rustls (unit, integration, live databases, doc tests)" \
+  cargo test "${RUSTLS[@]}"
+# An application using mysql_async with rustls (its own workspace, sharing the target dir).
+stage "tests/rustls-app builds against the rustls features" \
+  env CARGO_TARGET_DIR="$PWD/target" cargo build --locked --manifest-path tests/rustls-app/Cargo.toml
+stage "fuzz targets (scripts/fuzz.sh)" ./scripts/fuzz.sh

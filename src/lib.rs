@@ -87,7 +87,6 @@
 //! | `mysql` | yes | the MySQL/MariaDB connector over native-tls (mysql_async with `native-tls-tls`), `connect_mysql` |
 //! | `postgres-rustls` | no | the same PostgreSQL connector over rustls (tokio-postgres, tokio-rustls, rustls with aws-lc-rs, rustls-native-certs); wins over `postgres` when both are on |
 //! | `mysql-rustls` | no | the same MySQL/MariaDB connector over rustls (mysql_async with `rustls-tls` and `aws-lc-rs`, rustls-native-certs); cannot be combined with `mysql` |
-//! | `emulator` | no | a local IAM-enabled RDS endpoint emulator for tests |
 //!
 //! The API, the CA sources, the three TLS modes and the errors are the same with either TLS
 //! stack. To use rustls only, turn the default features off:
@@ -103,8 +102,6 @@ pub mod clock;
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod connect;
 pub mod credentials;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 pub mod endpoint;
 pub mod jdbc;
 #[cfg(feature = "_mysql")]

@@ -31,7 +31,6 @@ fn build(name: &str) -> PathBuf {
         ("mysql", cfg!(feature = "mysql")),
         ("postgres-rustls", cfg!(feature = "postgres-rustls")),
         ("mysql-rustls", cfg!(feature = "mysql-rustls")),
-        ("emulator", cfg!(feature = "emulator")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

@@ -6,7 +6,7 @@
 
 pub mod aws_env;
 pub mod ca;
-#[cfg(all(feature = "emulator", any(feature = "_postgres", feature = "_mysql")))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod engine;
 pub mod example;
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
