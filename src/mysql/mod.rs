@@ -43,6 +43,8 @@
 //!
 //! The trusted CAs (see [`crate::tls`]) are loaded by the connector, every certificate of every
 //! bundle, and handed to mysql_async as DER.
+//! With `iamHost`, the dialled address is the URL's host and the name verified (and signed) is
+//! the `iamHost`.
 //!
 //! With rustls (`mysql-rustls`):
 //!
@@ -59,8 +61,6 @@
 //!   when the application has installed none, the connector installs aws-lc-rs, the one
 //!   provider of this crate's rustls stack, so that an application whose dependencies enable
 //!   a second provider does not make the choice ambiguous.
-//! With `iamHost`, the dialled address is the URL's host and the name verified (and signed) is
-//! the `iamHost`.
 //!
 //! # Timeouts and other parameters
 //!
