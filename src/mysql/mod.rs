@@ -53,7 +53,8 @@
 //!   rustls-native-certs (so `SSL_CERT_FILE` and `SSL_CERT_DIR` apply, as with native-tls).
 //! - `VERIFY_CA`: mysql_async 0.37 skips the host name check only when rustls's error text
 //!   contains `NotValidForName`, which rustls no longer prints (it reports
-//!   `NotValidForNameContext`), so the connector does not rely on it: before each login it
+//!   `NotValidForNameContext`; mysql_async issue 404, fixed upstream by pull request 408, in no
+//!   release as of 0.37.1), so the connector does not rely on it: before each login it
 //!   reads the certificate the server presents (a handshake that sends nothing else) and has
 //!   mysql_async verify the chain, against exactly the CA sources, for a name on that
 //!   certificate. A certificate without a DNS name cannot be used this way (an error says so).
