@@ -57,7 +57,8 @@
 //!   release as of 0.37.1), so the connector does not rely on it: before each login it
 //!   reads the certificate the server presents (a handshake that sends nothing else) and has
 //!   mysql_async verify the chain, against exactly the CA sources, for a name on that
-//!   certificate. A certificate without a DNS name cannot be used this way (an error says so).
+//!   certificate. A certificate without a DNS name cannot be used this way
+//!   ([`ConnectError::VerifyCaWithoutDnsName`]).
 //! - mysql_async builds its rustls configuration from rustls's process-wide crypto provider:
 //!   when the application has installed none, the connector installs aws-lc-rs, the one
 //!   provider of this crate's rustls stack, so that an application whose dependencies enable
@@ -453,16 +454,10 @@ async fn verify_ca_name(target: &Target) -> Result<Option<String>, ConnectError>
         .find(|name| !name.starts_with("*."))
         .cloned()
         .or_else(|| names.first().map(|name| name.replacen('*', "verify-ca", 1)));
-    match name {
-        Some(name) => Ok(Some(name)),
-        None => Err(ConnectError::Handshake {
+    name.map(Some)
+        .ok_or_else(|| ConnectError::VerifyCaWithoutDnsName {
             server: target.to_string(),
-            source: "VERIFY_CA with rustls (feature mysql-rustls) verifies the chain for a DNS \
-                     name of the server's certificate, and it carries none: use \
-                     VERIFY_IDENTITY, or the native-tls stack (feature mysql)"
-                .into(),
-        }),
-    }
+        })
 }
 
 #[cfg(test)]

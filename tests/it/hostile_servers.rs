@@ -382,3 +382,36 @@ async fn postgres_a_certificate_for_another_name_from_a_trusted_ca_gets_the_toke
 async fn mysql_a_certificate_for_another_name_from_a_trusted_ca_gets_the_token_only_in_require() {
     another_name(Protocol::MySql).await;
 }
+
+// ---- VERIFY_CA and a certificate without a DNS name ---------------------------------------
+
+/// A certificate from the CA given that names only an IP address (not the one dialled), in
+/// `VERIFY_CA`. native-tls checks the chain only: the login goes ahead (and this server rejects
+/// it). With rustls, mysql_async verifies the chain for a name taken from the certificate
+/// (see the `mysql` module docs), and there is none: a clear error, and the token is not sent.
+#[tokio::test]
+async fn mysql_verify_ca_and_a_certificate_without_a_dns_name() {
+    let database_ca = TestCa::new("database CA");
+    let cert = database_ca.server_cert("ip-only", &["10.9.9.9"]);
+    let server = HostileServer::start(Protocol::MySql, ServerTls::signed(&cert)).await;
+    let url = url(
+        Protocol::MySql,
+        server.port(),
+        Mode::VerifyCa,
+        database_ca.ca_path(),
+        "",
+    );
+    let err = connect(Protocol::MySql, &url).await.unwrap_err();
+    let seen = server.seen().await;
+    if cfg!(feature = "mysql-rustls") {
+        assert_no_token(&seen, "rustls");
+        assert!(
+            matches!(err, ConnectError::VerifyCaWithoutDnsName { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("carries no DNS name"), "{err}");
+    } else {
+        assert!(err.is_login_rejected(), "{err:?}");
+        assert_token_for(&seen, HOST, server.port(), "native-tls");
+    }
+}
