@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Every combination of the crate's features builds warning-free on its own (clippy, all
-# targets, -D warnings); scripts/test.sh checks --all-features itself. The connectors are
-# checked with and without `aws-config`, and the lean core (no features) must not pull an
-# HTTP client or a TLS stack (scripts/check-lean-tree.sh).
+# The crate's features build warning-free alone and in the combinations users pick (clippy, all
+# targets, -D warnings); scripts/test.sh checks the two full sets (native-tls and rustls) itself.
+# `mysql` and `mysql-rustls` never together: they exclude each other. Features starting with `_`
+# are internal (turned on by the others). The connectors are checked without `aws-config` here
+# (the full sets have it), and the lean core (no features) must not pull an HTTP client or a TLS
+# stack (scripts/check-lean-tree.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/check-lean-tree.sh
 
-for features in "" aws-config postgres mysql postgres,mysql aws-config,postgres aws-config,mysql; do
+for features in "" aws-config postgres mysql postgres-rustls mysql-rustls postgres,mysql \
+  postgres-rustls,mysql-rustls postgres,postgres-rustls postgres-rustls,mysql postgres,mysql-rustls; do
   echo "== cargo clippy --no-default-features --features '$features'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings
 done

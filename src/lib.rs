@@ -7,7 +7,7 @@
 //! IAM token is a bearer secret). One call each, one `use`:
 //!
 //! ```no_run
-//! # #[cfg(all(feature = "aws-config", feature = "postgres"))]
+//! # #[cfg(all(feature = "aws-config", feature = "_postgres"))]
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! const URL: &str = "jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres\
 //!     ?wrapperPlugins=iam&user=harness_iam_user&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem";
@@ -71,7 +71,7 @@
 //! [`jdbc`], [`endpoint`], [`tls_mode`], [`plan`] and [`token`] are pure: no I/O, no
 //! environment reads.
 //!
-//! Connecting (features `postgres` / `mysql`):
+//! Connecting (features `postgres` / `mysql`, or their rustls forms):
 //!
 //! | module | what it does |
 //! |---|---|
@@ -85,8 +85,18 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `aws-config` | yes | the default AWS credentials chain (aws-config, with its HTTP client and TLS stack): `CredentialsConfig::default_chain`, `::profile`, `::assume_role`; `mint_token`, `connect_postgres`, `connect_mysql`; connectors that find credentials themselves |
-//! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls), `connect_postgres` (with `aws-config`) |
-//! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls), `connect_mysql` (with `aws-config`) |
+//! | `postgres` | yes | the PostgreSQL connector over native-tls (tokio-postgres, postgres-native-tls, native-tls: OpenSSL on Linux), `connect_postgres` (with `aws-config`) |
+//! | `mysql` | yes | the MySQL/MariaDB connector over native-tls (mysql_async with `native-tls-tls`), `connect_mysql` (with `aws-config`) |
+//! | `postgres-rustls` | no | the same PostgreSQL connector over rustls (tokio-postgres, tokio-rustls, rustls with aws-lc-rs, rustls-native-certs); wins over `postgres` when both are on |
+//! | `mysql-rustls` | no | the same MySQL/MariaDB connector over rustls (mysql_async with `rustls-tls` and `aws-lc-rs`, rustls-native-certs); cannot be combined with `mysql` |
+//!
+//! The API, the CA sources, the three TLS modes and the errors are the same with either TLS
+//! stack. To use rustls only, turn the default features off (keeping the default chain):
+//! `rds-iam = { version = "0.1", default-features = false, features = ["aws-config", "postgres-rustls", "mysql-rustls"] }`.
+//! `mysql` and `mysql-rustls` exclude each other: mysql_async's `native-tls-tls` and
+//! `rustls-tls` do, and the build stops inside mysql_async (`the name TlsConnector is defined
+//! multiple times`) before this crate could say so. Features whose names start with `_` are
+//! internal.
 //!
 //! # Lean builds
 //!
@@ -125,47 +135,47 @@
 //! # }).unwrap();
 //! ```
 //!
-//! The connectors (features `postgres`, `mysql`) work without `aws-config` too, given a
-//! token provider (their builders' `token_provider`); without one, building them fails with
-//! `ConnectError::NoTokenProvider`.
+//! The connectors (features `postgres`, `mysql` and their `-rustls` twins) work without
+//! `aws-config` too, given a token provider (their builders' `token_provider`); without one,
+//! building them fails with `ConnectError::NoTokenProvider`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod clock;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod connect;
 pub mod credentials;
 pub mod endpoint;
 pub mod jdbc;
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 pub mod mysql;
 #[cfg(feature = "aws-config")]
 mod one_call;
 pub mod plan;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 pub mod postgres;
 pub mod provider;
 pub mod secret;
 mod single_flight;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod tls;
 pub mod tls_mode;
 pub mod token;
 
-#[cfg(all(feature = "aws-config", feature = "mysql"))]
+#[cfg(all(feature = "aws-config", feature = "_mysql"))]
 pub use one_call::connect_mysql;
-#[cfg(all(feature = "aws-config", feature = "postgres"))]
+#[cfg(all(feature = "aws-config", feature = "_postgres"))]
 pub use one_call::connect_postgres;
 #[cfg(feature = "aws-config")]
 pub use one_call::{Error, mint_token};
 
-/// The README's Rust snippets, compiled and run as doc tests (with the default features, which
-/// the README is written for).
+/// The README's Rust snippets, compiled and run as doc tests (with the default chain and both
+/// connectors, which the README is written for; either TLS stack).
 #[cfg(all(
     doctest,
     feature = "aws-config",
-    feature = "postgres",
-    feature = "mysql"
+    feature = "_postgres",
+    feature = "_mysql"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -2,7 +2,7 @@
 
 use rds_iam::connect::ConnectError;
 
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 #[tokio::test]
 async fn a_postgres_connector_without_a_token_provider_says_to_give_one() {
     let err = rds_iam::postgres::PgConnector::builder("localhost", 5432)
@@ -19,7 +19,7 @@ async fn a_postgres_connector_without_a_token_provider_says_to_give_one() {
     );
 }
 
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 #[tokio::test]
 async fn a_mysql_connector_without_a_token_provider_says_to_give_one() {
     let err = rds_iam::mysql::MySqlConnector::builder("localhost", 3306)

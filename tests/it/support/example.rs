@@ -27,8 +27,11 @@ fn build(name: &str) -> PathBuf {
     // library it built for the tests instead of building it again.
     let features: Vec<&str> = [
         ("default", cfg!(feature = "default")),
+        ("aws-config", cfg!(feature = "aws-config")),
         ("postgres", cfg!(feature = "postgres")),
         ("mysql", cfg!(feature = "mysql")),
+        ("postgres-rustls", cfg!(feature = "postgres-rustls")),
+        ("mysql-rustls", cfg!(feature = "mysql-rustls")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
