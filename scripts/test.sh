@@ -36,3 +36,5 @@ echo "== every feature combination (scripts/check-features.sh)"
 ./scripts/check-features.sh
 echo "== cargo test (unit, integration, live databases, doc tests)"
 cargo test --all-features
+echo "== the rds-iam command (crates/rds-iam-cli): clippy, and its tests against the examples"
+cargo clippy -p rds-iam-cli --all-targets -- -D warnings && cargo test -p rds-iam-cli
