@@ -5,6 +5,8 @@
 //! cargo install --path crates/rds-iam-cli
 //! rds-iam token 'jdbc:aws-wrapper:postgresql://db.abc123.eu-west-1.rds.amazonaws.com:5432/app?wrapperPlugins=iam&user=app'
 //! rds-iam connect 'jdbc:aws-wrapper:postgresql://...' -c 'SELECT current_user'
+//! rds-iam emulator --engine postgres --listen 127.0.0.1:15432 --backend 127.0.0.1:5432 \
+//!     --endpoint mydb.cluster-abc123.us-east-1.rds.amazonaws.com:5432 --region us-east-1
 //! ```
 //!
 //! Exit codes: 0 success, 1 failure (one line on stderr naming the cause), 2 usage error.
@@ -15,6 +17,7 @@
 //! and a variant of [`Command`].
 
 mod connect;
+mod emulator;
 mod report;
 mod token;
 
@@ -23,7 +26,7 @@ use std::process::ExitCode;
 /// What `rds-iam` prints as its name in errors.
 const PROGRAM: &str = "rds-iam";
 
-/// IAM database authentication for Amazon Aurora and RDS: tokens, connections
+/// IAM database authentication for Amazon Aurora and RDS: tokens, connections, a local endpoint
 #[derive(clap::Parser)]
 #[command(name = PROGRAM, version)]
 struct Cli {
@@ -33,14 +36,17 @@ struct Cli {
 
 /// The subcommands.
 #[derive(clap::Subcommand)]
+#[allow(clippy::large_enum_variant)] // reason: one value, parsed once per run
 enum Command {
     Token(token::Args),
     Connect(connect::Args),
+    Emulator(emulator::Args),
 }
 
 fn main() -> ExitCode {
     report::main(PROGRAM, |cli: Cli| match cli.command {
         Command::Token(args) => token::run(args),
         Command::Connect(args) => connect::run(args),
+        Command::Emulator(args) => emulator::run(args),
     })
 }

@@ -221,7 +221,7 @@ fn dry_run_prints_the_examples_bytes() {
 #[test]
 fn every_subcommand_has_help() {
     let help = rds_iam(&["--help"], &[]);
-    for subcommand in ["token", "connect"] {
+    for subcommand in ["token", "connect", "emulator"] {
         assert!(help.success().contains(subcommand), "{help:?}");
     }
     let token = rds_iam(&["token", "--help"], &[]);
@@ -244,6 +244,21 @@ fn every_subcommand_has_help() {
     ] {
         assert!(token.success().contains(flag), "{flag}: {token:?}");
     }
+    let emulator = rds_iam(&["emulator", "--help"], &[]);
+    for flag in [
+        "Usage: rds-iam emulator",
+        "--engine",
+        "--listen",
+        "--backend",
+        "--endpoint",
+        "--region",
+        "--secret-access-key-file",
+        "RDS_IAM_EMULATOR_BACKEND_PASSWORD",
+    ] {
+        assert!(emulator.success().contains(flag), "{flag}: {emulator:?}");
+    }
+    // The refused secret flags are not offered.
+    assert!(!emulator.stdout.contains("--secret-access-key <"), "{emulator:?}");
     let connect = rds_iam(&["connect", "--help"], &[]);
     for flag in ["Usage: rds-iam connect", "-c", "--user", "--region", "--ca"] {
         assert!(connect.success().contains(flag), "{flag}: {connect:?}");
