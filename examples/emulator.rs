@@ -3,13 +3,13 @@
 //!
 //! ```sh
 //! export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY='the matching secret'
-//! cargo run --example emulator --features emulator -- \
+//! cargo run --example emulator -- \
 //!     --engine postgres --listen 127.0.0.1:15432 --backend 127.0.0.1:5432 \
 //!     --endpoint mydb.cluster-abc123.us-east-1.rds.amazonaws.com:5432 --region us-east-1 \
 //!     --write-ca /tmp/emulator-ca.pem
 //!
 //! # MySQL / MariaDB: the same with --engine mysql and a MariaDB or MySQL backend
-//! cargo run --example emulator --features emulator -- \
+//! cargo run --example emulator -- \
 //!     --engine mysql --listen 127.0.0.1:13306 --backend 127.0.0.1:3306 \
 //!     --endpoint mydb.cluster-abc123.us-east-1.rds.amazonaws.com:3306 --region us-east-1 \
 //!     --write-ca /tmp/emulator-ca.pem

@@ -28,13 +28,20 @@ fi
 export AWS_EC2_METADATA_DISABLED=true
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-echo "== cargo clippy"
-cargo clippy --all-targets --all-features -- -D warnings
-echo "== every feature combination (scripts/check-features.sh)"
-./scripts/check-features.sh
-echo "== cargo test (unit, integration, live databases, doc tests)"
-cargo test --all-features
-echo "== the rds-iam command (crates/rds-iam-cli): clippy, and its tests against the examples"
-cargo clippy -p rds-iam-cli --all-targets -- -D warnings && cargo test -p rds-iam-cli
+# Each stage prints its name, then how long it took; the last line sums them up.
+timings=()
+stage() {
+  local name=$1; shift
+  echo "== $name"
+  local start=$SECONDS
+  "$@"
+  timings+=("$(printf '%5ss  %s' $((SECONDS - start)) "$name")")
+}
+trap 'if [ ${#timings[@]} -gt 0 ]; then echo "== stage times"; printf "%s\n" "${timings[@]}"; fi' EXIT
+
+stage "cargo fmt --check" cargo fmt --all -- --check
+stage "cargo clippy" cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
+stage "every feature combination (scripts/check-features.sh)" ./scripts/check-features.sh
+stage "cargo test (unit, integration, live databases, doc tests)" \
+  cargo test --locked --workspace --all-features
+stage "fuzz targets (scripts/fuzz.sh)" ./scripts/fuzz.sh

@@ -85,7 +85,6 @@
 //! |---|---|---|
 //! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls), `connect_postgres` |
 //! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls), `connect_mysql` |
-//! | `emulator` | no | a local IAM-enabled RDS endpoint emulator for tests |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -93,8 +92,6 @@ pub mod clock;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod connect;
 pub mod credentials;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 pub mod endpoint;
 pub mod jdbc;
 #[cfg(feature = "mysql")]

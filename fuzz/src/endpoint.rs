@@ -75,12 +75,14 @@ pub fn check(data: &[u8]) -> Option<RdsEndpoint> {
 
 /// The domains of the `rds_iam::endpoint` docs and their partitions (GovCloud is told by the
 /// region).
-const DOMAINS: [(&str, Partition); 5] = [
+const DOMAINS: [(&str, Partition); 7] = [
     (".amazonaws.com.cn", Partition::AwsCn),
     (".amazonaws.com", Partition::Aws),
     (".amazonaws.eu", Partition::AwsEusc),
     (".c2s.ic.gov", Partition::AwsIso),
     (".sc2s.sgov.gov", Partition::AwsIsoB),
+    (".cloud.adc-e.uk", Partition::AwsIsoE),
+    (".csp.hci.ic.gov", Partition::AwsIsoF),
 ];
 
 fn rds_name_agrees(name: &str, found: &RdsEndpoint) {

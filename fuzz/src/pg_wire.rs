@@ -8,5 +8,5 @@ use crate::alloc;
 
 /// Run the decoders on `data`; returns what they decoded, one description per message.
 pub fn check(data: &[u8]) -> Vec<String> {
-    alloc::bounded(|| rds_iam::emulator::fuzzing::decode_postgres_client(data))
+    alloc::bounded(|| rds_iam_emulator::fuzzing::decode_postgres_client(data))
 }

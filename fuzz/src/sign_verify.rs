@@ -10,17 +10,14 @@
 //!
 //! Any other input is a password presented to the verifier as it is: never accepted, never a
 //! panic.
-//!
-//! Known exclusion, not checked until it is fixed: issue 10, item 8 (an endpoint on port 443:
-//! the signer, like botocore, leaves `:443` out of the signed host; the verifier keeps it).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use rds_iam::clock::Clock;
-use rds_iam::emulator::{DEFAULT_ALLOWED_SKEW, Rejection, Verifier};
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
+use rds_iam_emulator::{DEFAULT_ALLOWED_SKEW, Rejection, Verifier};
 
 /// Separates a request's fields: `0xFF` never occurs in UTF-8 text.
 pub const SEPARATOR: u8 = 0xFF;
@@ -177,11 +174,6 @@ pub fn check(data: &[u8]) -> Outcome {
             return Outcome::NotSigned;
         }
     };
-    // Issue 10, item 8: the verifier keeps `:443` in the signed host, the signer does not.
-    // Remove this exclusion when that item is fixed.
-    if request.port == 443 {
-        return Outcome::Excluded;
-    }
     // The verifier reads the credential scope split at `/`; AWS access key ids are `\w+`.
     if request.access_key_id.contains('/') {
         return Outcome::Excluded;

@@ -47,50 +47,21 @@ fn endpoint_names_ending_in_two_dots() {
 }
 
 #[test]
-fn sign_verify_seeds_are_verified_except_the_known_exclusion() {
+fn sign_verify_seeds_are_verified() {
     for vector in seeds::token_vectors() {
         let outcome = sign_verify::check(&vector.request().encode());
-        let expected = if vector.port == 443 {
-            Outcome::Excluded
-        } else {
-            Outcome::Verified
-        };
-        assert_eq!(outcome, expected, "{}:{}", vector.host, vector.port);
+        assert_eq!(
+            outcome,
+            Outcome::Verified,
+            "{}:{}",
+            vector.host,
+            vector.port
+        );
         assert_eq!(
             sign_verify::check(vector.token.as_bytes()),
             Outcome::Refused
         );
     }
-}
-
-/// When issue 10, item 8 is fixed, this fails: then remove the port-443 exclusion from
-/// `src/sign_verify.rs` and this test.
-#[test]
-fn port_443_exclusion_is_still_needed() {
-    use aws_credential_types::Credentials;
-    use rds_iam::clock::ManualClock;
-    use rds_iam::emulator::{DEFAULT_ALLOWED_SKEW, Verifier};
-    use rds_iam::token::{RdsTokenParams, sign_rds_token};
-    use std::sync::Arc;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    let at = UNIX_EPOCH + Duration::from_secs(1_709_210_096);
-    let credentials = Credentials::new("AKIDEXAMPLE", "example-secret", None, None, "test");
-    let params = RdsTokenParams::new("db.example.com", 443, "iam_user", "us-east-1");
-    let token = sign_rds_token(&params, &credentials, at).unwrap();
-    let clock = Arc::new(ManualClock::new(at));
-    let verifier = Verifier::new(
-        "db.example.com",
-        443,
-        "us-east-1",
-        credentials,
-        clock,
-        DEFAULT_ALLOWED_SKEW,
-    );
-    assert!(
-        verifier.verify(token.expose(), "iam_user").is_err(),
-        "issue 10, item 8 is fixed: remove the port-443 exclusion from src/sign_verify.rs and this test"
-    );
 }
 
 #[test]

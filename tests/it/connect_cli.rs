@@ -1,7 +1,7 @@
 //! The `connect` example run for real, through the emulator in front of the throw-away
 //! PostgreSQL, with credentials from the environment: what it prints, on stdout and stderr.
 
-use rds_iam::emulator::{Emulator, EmulatorConfig, Engine, LoginOutcome, RunningEmulator};
+use rds_iam_emulator::{Emulator, EmulatorConfig, LoginOutcome, RunningEmulator, Wire};
 
 use crate::support::example::{self, ChildEnv, Run};
 use crate::support::iam::{ACCESS_KEY_ID, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials};
@@ -12,7 +12,7 @@ const NOT_AUTHENTICATED: &str = "the server is not authenticated";
 
 /// An emulated endpoint on the system clock (the example signs with it).
 async fn emulator() -> RunningEmulator {
-    let config = EmulatorConfig::builder(Engine::Postgres)
+    let config = EmulatorConfig::builder(Wire::Postgres)
         .backend(postgres::shared().addr())
         .endpoint(ENDPOINT_HOST, 5432)
         .region(REGION)

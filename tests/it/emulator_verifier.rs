@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use rds_iam::clock::Clock;
-use rds_iam::emulator::{DEFAULT_ALLOWED_SKEW, Rejection, Verifier};
+use rds_iam_emulator::{DEFAULT_ALLOWED_SKEW, Rejection, Verifier};
 use serde_json::Value;
 
 /// A clock stopped at one instant (`ManualClock` counts nanoseconds in 64 bits, which

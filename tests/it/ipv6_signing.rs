@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use rds_iam::clock::ManualClock;
-use rds_iam::emulator::{DEFAULT_ALLOWED_SKEW, Verifier};
 use rds_iam::endpoint::EndpointKind;
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::plan::{ConnectPlan, PlanOverrides};
 use rds_iam::token::{RdsTokenParams, sign_rds_token};
+use rds_iam_emulator::{DEFAULT_ALLOWED_SKEW, Verifier};
 use serde_json::Value;
 
 use crate::support::example::ChildEnv;

@@ -6,7 +6,6 @@ mod credentials;
 mod credentials_faults;
 #[cfg(all(feature = "postgres", feature = "mysql"))]
 mod hostile_servers;
-#[cfg(feature = "emulator")]
 mod ipv6_signing;
 mod jdbc_props;
 mod jdbc_urls;
@@ -22,14 +21,13 @@ mod live_mariadb;
 #[cfg(feature = "postgres")]
 mod live_postgres;
 
-#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod emulator;
-#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod emulator_hostile;
-#[cfg(feature = "emulator")]
 mod emulator_verifier;
 
-#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod connect;
-#[cfg(all(feature = "emulator", feature = "postgres", feature = "mysql"))]
+#[cfg(all(feature = "postgres", feature = "mysql"))]
 mod connect_cli;

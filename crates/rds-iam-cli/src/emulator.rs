@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use rds_iam::emulator::{Emulator, EmulatorConfig, Engine, TlsIdentity};
 use rds_iam::secret::Password;
+use rds_iam_emulator::{Emulator, EmulatorConfig, TlsIdentity, Wire};
 
 use super::report::{self, Failure};
 
@@ -233,11 +233,11 @@ fn config(args: Args, env: &dyn Fn(&str) -> Option<String>) -> Result<EmulatorCo
         None,
         "emulator-command",
     );
-    let engine = match args.engine {
-        EngineArg::Postgres => Engine::Postgres,
-        EngineArg::Mysql => Engine::Mysql,
+    let wire = match args.engine {
+        EngineArg::Postgres => Wire::Postgres,
+        EngineArg::Mysql => Wire::Mysql,
     };
-    let mut builder = EmulatorConfig::builder(engine)
+    let mut builder = EmulatorConfig::builder(wire)
         .listen(args.listen)
         .backend(args.backend)
         .endpoint(args.endpoint.host, args.endpoint.port)

@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use rds_iam::clock::{Clock, ManualClock};
 use rds_iam::connect::ConnectError;
-use rds_iam::emulator::{Emulator, LoginOutcome, Rejection, RunningEmulator};
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
+use rds_iam_emulator::{Emulator, LoginOutcome, Rejection, RunningEmulator};
 
 use crate::support::engine::{Builder, Db, Login, Server, Whoami, emulator_config, per_engine};
 use crate::support::iam::{

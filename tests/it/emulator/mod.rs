@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use rds_iam::clock::ManualClock;
-use rds_iam::emulator::{
+use rds_iam::secret::Password;
+use rds_iam_emulator::{
     BackendFailure, Emulator, EmulatorConfigBuilder, LoginOutcome, Rejection, RunningEmulator,
 };
-use rds_iam::secret::Password;
 use tokio::net::TcpStream;
 
 use crate::support::engine::{Db, Login, Server, Whoami, emulator_config, per_engine, refused};

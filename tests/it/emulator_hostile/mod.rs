@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rds_iam::clock::ManualClock;
-use rds_iam::emulator::{
+use rds_iam_emulator::{
     Emulator, EmulatorConfigBuilder, LoginOutcome, MAX_CLIENT_TEXT, Rejection, RunningEmulator,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

@@ -24,12 +24,12 @@ use std::time::{Duration, SystemTime};
 
 use rds_iam::clock::ManualClock;
 use rds_iam::connect::ConnectError;
-use rds_iam::emulator::{BackendFailure, EmulatorConfig, EmulatorConfigBuilder, Engine};
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::plan::Target;
 use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
+use rds_iam_emulator::{BackendFailure, EmulatorConfig, EmulatorConfigBuilder, Wire};
 
 use super::ca::TestCa;
 use super::iam::{ENDPOINT_HOST, REGION, credentials};
@@ -151,7 +151,7 @@ pub trait Db: Sized + 'static {
     // ---- the engine ----------------------------------------------------------------------
 
     /// The emulator's engine.
-    const ENGINE: Engine;
+    const WIRE: Wire;
     /// The RDS endpoint's port the tests sign for: 5432, 3306.
     const ENDPOINT_PORT: u16;
 
@@ -323,7 +323,7 @@ pub trait Db: Sized + 'static {
 /// An emulator configuration for `E` in front of its shared server, emulating
 /// [`ENDPOINT_HOST`]`:`[`Db::ENDPOINT_PORT`] in [`REGION`] with the test credentials, on `clock`.
 pub fn emulator_config<E: Db>(clock: &ManualClock) -> EmulatorConfigBuilder {
-    EmulatorConfig::builder(E::ENGINE)
+    EmulatorConfig::builder(E::WIRE)
         .backend(E::server().addr())
         .endpoint(ENDPOINT_HOST, E::ENDPOINT_PORT)
         .region(REGION)

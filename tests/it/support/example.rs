@@ -27,7 +27,6 @@ fn build(name: &str) -> PathBuf {
         ("default", cfg!(feature = "default")),
         ("postgres", cfg!(feature = "postgres")),
         ("mysql", cfg!(feature = "mysql")),
-        ("emulator", cfg!(feature = "emulator")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

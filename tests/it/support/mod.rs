@@ -7,7 +7,7 @@
 pub mod aws_env;
 pub mod ca;
 pub mod cargo_example;
-#[cfg(all(feature = "emulator", any(feature = "postgres", feature = "mysql")))]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod engine;
 pub mod example;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

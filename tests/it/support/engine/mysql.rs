@@ -11,11 +11,11 @@ use mysql_common::constants::CapabilityFlags;
 use mysql_common::packets::{AuthPlugin, HandshakeResponse};
 use mysql_common::proto::MySerialize;
 use rds_iam::connect::ConnectError;
-use rds_iam::emulator::{BackendFailure, Engine};
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::mysql::{MySqlConnector, MySqlConnectorBuilder};
 use rds_iam::plan::Target;
 use rds_iam::tls_mode::TlsMode;
+use rds_iam_emulator::{BackendFailure, Wire};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -59,7 +59,7 @@ fn server_error(error: &mysql_async::Error) -> &mysql_async::ServerError {
 }
 
 impl Db for MySql {
-    const ENGINE: Engine = Engine::Mysql;
+    const WIRE: Wire = Wire::Mysql;
     const ENDPOINT_PORT: u16 = 3306;
 
     type Server = MariaDbServer;

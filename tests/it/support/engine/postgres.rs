@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use postgres_native_tls::MakeTlsConnector;
 use rds_iam::connect::ConnectError;
-use rds_iam::emulator::{BackendFailure, Engine};
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::plan::Target;
 use rds_iam::postgres::{PgConnector, PgConnectorBuilder};
 use rds_iam::tls_mode::TlsMode;
+use rds_iam_emulator::{BackendFailure, Wire};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_postgres::config::SslMode;
@@ -63,7 +63,7 @@ fn db_error(error: &tokio_postgres::Error) -> &tokio_postgres::error::DbError {
 }
 
 impl Db for Postgres {
-    const ENGINE: Engine = Engine::Postgres;
+    const WIRE: Wire = Wire::Postgres;
     const ENDPOINT_PORT: u16 = 5432;
 
     type Server = PgServer;

@@ -176,7 +176,7 @@ pub(crate) fn too_many_connections() -> Vec<u8> {
 /// Serve one client connection to its end.
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     if let Err(error) = serve_plain(stream, peer, &shared).await {
-        tracing::debug!(target: "rds_iam::emulator", %peer, %error, "connection ended with an error");
+        tracing::debug!(target: "rds_iam_emulator", %peer, %error, "connection ended with an error");
     }
 }
 
@@ -186,15 +186,15 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io
     let profile = match tokio::time::timeout(shared.config.handshake_timeout, probe).await {
         Ok(Ok(profile)) => profile,
         Ok(Err(ProbeError::Refused(err))) => {
-            tracing::warn!(target: "rds_iam::emulator", %peer, "the backend refused the connection before login");
+            tracing::warn!(target: "rds_iam_emulator", %peer, "the backend refused the connection before login");
             return client.write(&err).await;
         }
         Ok(Err(ProbeError::Failed(detail))) => {
-            tracing::warn!(target: "rds_iam::emulator", %peer, detail, "backend not available");
+            tracing::warn!(target: "rds_iam_emulator", %peer, detail, "backend not available");
             return unreachable_backend(&mut client).await;
         }
         Err(_) => {
-            tracing::warn!(target: "rds_iam::emulator", %peer, "the backend did not greet within the handshake timeout");
+            tracing::warn!(target: "rds_iam_emulator", %peer, "the backend did not greet within the handshake timeout");
             return unreachable_backend(&mut client).await;
         }
     };
@@ -369,7 +369,7 @@ where
             match shared.stage(peer, "the token", client.read()).await? {
                 Some(token) => token,
                 None => {
-                    tracing::debug!(target: "rds_iam::emulator", %peer, user = %client_text(&user), "client closed before sending the token");
+                    tracing::debug!(target: "rds_iam_emulator", %peer, user = %client_text(&user), "client closed before sending the token");
                     return Ok(());
                 }
             }
@@ -435,7 +435,7 @@ where
             relay::relay(client, backend.stream, backend.capabilities, &kill_ids).await
         }
         Err(error) => {
-            tracing::warn!(target: "rds_iam::emulator", %peer, user = %client_text(&user), detail = %error.detail, "backend login failed");
+            tracing::warn!(target: "rds_iam_emulator", %peer, user = %client_text(&user), detail = %error.detail, "backend login failed");
             shared.record(
                 peer,
                 &user,

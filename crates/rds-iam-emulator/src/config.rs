@@ -10,8 +10,8 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 
 use super::verify::DEFAULT_ALLOWED_SKEW;
-use crate::clock::{Clock, SystemClock};
-use crate::secret::Password;
+use rds_iam::clock::{Clock, SystemClock};
+use rds_iam::secret::Password;
 
 /// How long each step of a login may take by default
 /// ([`EmulatorConfigBuilder::handshake_timeout`]): long enough for a client that pauses
@@ -31,14 +31,14 @@ pub const DEFAULT_LOGIN_HISTORY: usize = 1000;
 /// The wire protocol the emulator speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Engine {
+pub enum Wire {
     /// PostgreSQL (Aurora PostgreSQL, RDS for PostgreSQL).
     Postgres,
     /// MySQL / MariaDB (Aurora MySQL, RDS for MySQL and MariaDB).
     Mysql,
 }
 
-impl fmt::Display for Engine {
+impl fmt::Display for Wire {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Postgres => "postgres",
@@ -113,7 +113,7 @@ pub enum ConfigError {
 /// Everything an emulator needs. Build one with [`EmulatorConfig::builder`].
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    pub(crate) engine: Engine,
+    pub(crate) wire: Wire,
     pub(crate) listen: SocketAddr,
     pub(crate) backend: SocketAddr,
     pub(crate) backend_user: Option<String>,
@@ -131,25 +131,25 @@ pub struct EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// Start describing an emulator for `engine`.
+    /// Start describing an emulator speaking `wire`.
     ///
     /// ```
     /// use aws_credential_types::Credentials;
-    /// use rds_iam::emulator::{EmulatorConfig, Engine};
+    /// use rds_iam_emulator::{EmulatorConfig, Wire};
     ///
-    /// let config = EmulatorConfig::builder(Engine::Postgres)
+    /// let config = EmulatorConfig::builder(Wire::Postgres)
     ///     .backend("127.0.0.1:5432".parse().unwrap())
     ///     .endpoint("mydb.cluster-abc123.us-east-1.rds.amazonaws.com", 5432)
     ///     .region("us-east-1")
     ///     .credentials(Credentials::new("AKIDEXAMPLE", "secret", None, None, "example"))
     ///     .build()
     ///     .unwrap();
-    /// assert_eq!(config.engine(), Engine::Postgres);
+    /// assert_eq!(config.wire(), Wire::Postgres);
     /// assert_eq!(config.endpoint(), ("mydb.cluster-abc123.us-east-1.rds.amazonaws.com", 5432));
     /// ```
-    pub fn builder(engine: Engine) -> EmulatorConfigBuilder {
+    pub fn builder(wire: Wire) -> EmulatorConfigBuilder {
         EmulatorConfigBuilder {
-            engine,
+            wire,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             backend: None,
             backend_user: None,
@@ -167,8 +167,8 @@ impl EmulatorConfig {
     }
 
     /// The wire protocol.
-    pub fn engine(&self) -> Engine {
-        self.engine
+    pub fn wire(&self) -> Wire {
+        self.wire
     }
 
     /// The emulated endpoint (`host`, `port`) tokens must be signed for.
@@ -203,7 +203,7 @@ impl EmulatorConfig {
 #[derive(Debug)]
 #[must_use]
 pub struct EmulatorConfigBuilder {
-    engine: Engine,
+    wire: Wire,
     listen: SocketAddr,
     backend: Option<SocketAddr>,
     backend_user: Option<String>,
@@ -276,7 +276,7 @@ impl EmulatorConfigBuilder {
     }
 
     /// The clock that judges token expiry. Default: the system clock. Give a
-    /// [`ManualClock`](crate::clock::ManualClock) to present a 16-minute-old token
+    /// [`ManualClock`](rds_iam::clock::ManualClock) to present a 16-minute-old token
     /// without waiting.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -346,7 +346,7 @@ impl EmulatorConfigBuilder {
             return Err(ConfigError::ZeroHandshakeTimeout);
         }
         Ok(EmulatorConfig {
-            engine: self.engine,
+            wire: self.wire,
             listen: self.listen,
             backend,
             backend_user: self.backend_user,
@@ -370,7 +370,7 @@ mod tests {
     use super::*;
 
     fn complete() -> EmulatorConfigBuilder {
-        EmulatorConfig::builder(Engine::Postgres)
+        EmulatorConfig::builder(Wire::Postgres)
             .backend("127.0.0.1:5432".parse().unwrap())
             .endpoint("db.example", 5432)
             .region("us-east-1")
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn missing_settings_are_named() {
-        let err = EmulatorConfig::builder(Engine::Postgres)
+        let err = EmulatorConfig::builder(Wire::Postgres)
             .endpoint("db.example", 5432)
             .build()
             .unwrap_err();

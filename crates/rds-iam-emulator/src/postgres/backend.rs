@@ -13,8 +13,8 @@ use postgres_protocol::message::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::emulator::{BackendFailure, client_text};
-use crate::secret::Password;
+use crate::{BackendFailure, client_text};
+use rds_iam::secret::Password;
 
 /// A backend connection that has just said `AuthenticationOk`.
 pub(crate) struct BackendSession {

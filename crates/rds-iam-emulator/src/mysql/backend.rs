@@ -17,8 +17,8 @@ use tokio::net::TcpStream;
 use super::wire::{
     self, AUTH_MORE_DATA_HEADER, AUTH_SWITCH_HEADER, ERR_HEADER, OK_HEADER, PacketStream,
 };
-use crate::emulator::BackendFailure;
-use crate::secret::Password;
+use crate::BackendFailure;
+use rds_iam::secret::Password;
 
 /// `caching_sha2_password`'s "fast authentication succeeded" (`AuthMoreData` 0x03).
 const FAST_AUTH_SUCCESS: u8 = 0x03;

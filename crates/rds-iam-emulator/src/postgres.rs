@@ -47,7 +47,7 @@ const PLAINTEXT_WATCH: Duration = Duration::from_millis(250);
 /// Serve one client connection to its end.
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     if let Err(error) = serve_plain(stream, peer, &shared).await {
-        tracing::debug!(target: "rds_iam::emulator", %peer, %error, "connection ended with an error");
+        tracing::debug!(target: "rds_iam_emulator", %peer, %error, "connection ended with an error");
     }
 }
 
@@ -209,7 +209,7 @@ where
     let shown = client_text(&user);
     let password = shared.stage(peer, "the password", wire::read_password(&mut stream));
     let Some(password) = password.await? else {
-        tracing::debug!(target: "rds_iam::emulator", %peer, user = %shown, "client closed before sending a password");
+        tracing::debug!(target: "rds_iam_emulator", %peer, user = %shown, "client closed before sending a password");
         return Ok(());
     };
     let verdict = match std::str::from_utf8(&password) {
@@ -263,7 +263,7 @@ where
             Ok(())
         }
         Err(error) => {
-            tracing::warn!(target: "rds_iam::emulator", %peer, user = %shown, detail = %error.detail, "backend login failed");
+            tracing::warn!(target: "rds_iam_emulator", %peer, user = %shown, detail = %error.detail, "backend login failed");
             shared.record(
                 peer,
                 &user,

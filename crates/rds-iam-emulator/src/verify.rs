@@ -22,7 +22,7 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
-use crate::clock::Clock;
+use rds_iam::clock::Clock;
 
 /// The longest validity a token may claim (`X-Amz-Expires`), in seconds. RDS tokens
 /// are valid for 15 minutes.
@@ -111,7 +111,7 @@ pub struct VerifiedToken {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use aws_credential_types::Credentials;
 /// use rds_iam::clock::ManualClock;
-/// use rds_iam::emulator::{DEFAULT_ALLOWED_SKEW, Rejection, Verifier};
+/// use rds_iam_emulator::{DEFAULT_ALLOWED_SKEW, Rejection, Verifier};
 ///
 /// // botocore's test vector: signed 2016-11-07T17:39:33Z with `akid`/`skid`.
 /// let token = "prod-instance.us-east-1.rds.amazonaws.com:3306/?Action=connect\
@@ -497,7 +497,7 @@ fn days_since_epoch(year: u32, month: u32, day: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use rds_iam::clock::ManualClock;
 
     // botocore's unit test vector (tests/unit/test_signers.py,
     // TestGenerateDBAuthToken.test_generate_db_auth_token): access key `akid`, secret

@@ -1,4 +1,7 @@
-//! A local IAM-enabled RDS endpoint, for tests (ours and yours).
+//! # rds-iam-emulator
+//!
+//! A local IAM-enabled RDS endpoint, for tests (ours and yours): add it as a
+//! dev-dependency and point the code under test, or any client (psql, mariadb, JDBC), at it.
 //!
 //! The emulator listens on a loopback port and behaves like an RDS or Aurora endpoint
 //! whose users log in with IAM tokens: it insists on TLS before it asks for a
@@ -15,19 +18,17 @@
 //! (user and database names) to [`MAX_CLIENT_TEXT`] bytes in records and logs, and it
 //! backs off when accepting fails (out of file descriptors), logging once per burst.
 //!
-//! Engines: PostgreSQL ([`Engine::Postgres`]) and MySQL/MariaDB ([`Engine::Mysql`]).
-//!
-//! Needs the cargo feature `emulator`.
+//! Wire protocols: PostgreSQL ([`Wire::Postgres`]) and MySQL/MariaDB ([`Wire::Mysql`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use aws_credential_types::Credentials;
 //! use rds_iam::clock::ManualClock;
-//! use rds_iam::emulator::{Emulator, EmulatorConfig, Engine};
+//! use rds_iam_emulator::{Emulator, EmulatorConfig, Wire};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let clock = ManualClock::new(std::time::SystemTime::now());
-//! let config = EmulatorConfig::builder(Engine::Postgres)
+//! let config = EmulatorConfig::builder(Wire::Postgres)
 //!     .backend("127.0.0.1:5432".parse()?)
 //!     .endpoint("mydb.cluster-abc123.us-east-1.rds.amazonaws.com", 5432)
 //!     .region("us-east-1")
@@ -42,9 +43,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every login decision is logged with `tracing` at target `rds_iam::emulator`
+//! Every login decision is logged with `tracing` at target `rds_iam_emulator`
 //! (peer, user, endpoint, decision and reason; never the token). Listening on an
 //! address other than loopback is logged as a warning.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod config;
 #[doc(hidden)]
@@ -70,7 +74,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use config::{
     ConfigError, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOGIN_HISTORY, DEFAULT_MAX_CONNECTIONS,
-    EmulatorConfig, EmulatorConfigBuilder, Engine, TlsIdentity,
+    EmulatorConfig, EmulatorConfigBuilder, TlsIdentity, Wire,
 };
 pub use verify::{DEFAULT_ALLOWED_SKEW, MAX_EXPIRES_SECS, Rejection, VerifiedToken, Verifier};
 
@@ -167,16 +171,16 @@ impl Emulator {
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
         tracing::info!(
-            target: "rds_iam::emulator",
+            target: "rds_iam_emulator",
             %local_addr,
-            engine = %shared.config.engine,
+            wire = %shared.config.wire,
             endpoint = %shared.endpoint(),
             backend = %shared.config.backend,
             "emulator listening"
         );
         if !local_addr.ip().is_loopback() {
             tracing::warn!(
-                target: "rds_iam::emulator",
+                target: "rds_iam_emulator",
                 %local_addr,
                 "the emulator listens on a non-loopback address: other machines can reach this \
                  test endpoint and the database behind it; listen on 127.0.0.1 unless that is meant"
@@ -379,7 +383,7 @@ impl Shared {
         match tokio::time::timeout(self.config.handshake_timeout, step).await {
             Ok(result) => result,
             Err(_) => {
-                tracing::debug!(target: "rds_iam::emulator", %peer, stage, "login step timed out; closing the connection");
+                tracing::debug!(target: "rds_iam_emulator", %peer, stage, "login step timed out; closing the connection");
                 Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("timed out waiting for {stage}"),
@@ -402,15 +406,15 @@ impl Shared {
         let user = &*client_text(user);
         match &outcome {
             LoginOutcome::Accepted => tracing::info!(
-                target: "rds_iam::emulator",
+                target: "rds_iam_emulator",
                 %peer, user, endpoint, tls, decision = "accepted", "login accepted"
             ),
             LoginOutcome::Rejected(reason) => tracing::warn!(
-                target: "rds_iam::emulator",
+                target: "rds_iam_emulator",
                 %peer, user, endpoint, tls, decision = "rejected", %reason, "login rejected"
             ),
             LoginOutcome::BackendFailed(failure) => tracing::warn!(
-                target: "rds_iam::emulator",
+                target: "rds_iam_emulator",
                 %peer, user, endpoint, tls, decision = "backend_failed", ?failure,
                 "token accepted but the backend database did not accept the login"
             ),
@@ -441,7 +445,7 @@ impl Shared {
     pub(crate) fn count_plaintext_password(&self, peer: SocketAddr) {
         self.plaintext_passwords.fetch_add(1, Ordering::SeqCst);
         tracing::error!(
-            target: "rds_iam::emulator",
+            target: "rds_iam_emulator",
             %peer,
             "a client sent a password without TLS (the emulator never asks for one over plaintext)"
         );
@@ -456,9 +460,9 @@ async fn serve(
     shared: Arc<Shared>,
     _slot: OwnedSemaphorePermit,
 ) {
-    match shared.config.engine {
-        Engine::Postgres => postgres::serve(stream, peer, shared).await,
-        Engine::Mysql => mysql::serve(stream, peer, shared).await,
+    match shared.config.wire {
+        Wire::Postgres => postgres::serve(stream, peer, shared).await,
+        Wire::Mysql => mysql::serve(stream, peer, shared).await,
     }
 }
 
@@ -482,13 +486,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     if failed_accepts > 0 {
-                        tracing::warn!(target: "rds_iam::emulator", failed_accepts, "accepting connections again");
+                        tracing::warn!(target: "rds_iam_emulator", failed_accepts, "accepting connections again");
                         failed_accepts = 0;
                     }
                     match slots.clone().try_acquire_owned() {
                         Ok(slot) => {
                             if refused > 0 {
-                                tracing::warn!(target: "rds_iam::emulator", refused, "below the connection limit again");
+                                tracing::warn!(target: "rds_iam_emulator", refused, "below the connection limit again");
                                 refused = 0;
                             }
                             let _ = stream.set_nodelay(true);
@@ -497,20 +501,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
                         Err(_) => {
                             if refused == 0 {
                                 tracing::warn!(
-                                    target: "rds_iam::emulator",
+                                    target: "rds_iam_emulator",
                                     max_connections = shared.config.max_connections,
                                     "connection limit reached: refusing new connections until some close"
                                 );
                             }
                             refused += 1;
-                            refuse_over_limit(stream, shared.config.engine);
+                            refuse_over_limit(stream, shared.config.wire);
                         }
                     }
                 }
                 Err(error) => {
                     if failed_accepts == 0 {
                         tracing::warn!(
-                            target: "rds_iam::emulator", %error,
+                            target: "rds_iam_emulator", %error,
                             "accept failed; retrying with back-off (failures in a row are not logged)"
                         );
                     }
@@ -533,10 +537,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
 /// and close it, without waiting on the client: the write goes into the fresh socket's
 /// empty send buffer, and what the client already sent is read so that closing sends a
 /// FIN (a reset could discard the error before the client reads it).
-fn refuse_over_limit(stream: TcpStream, engine: Engine) {
-    let reply = match engine {
-        Engine::Postgres => postgres::too_many_connections(),
-        Engine::Mysql => mysql::too_many_connections(),
+fn refuse_over_limit(stream: TcpStream, wire: Wire) {
+    let reply = match wire {
+        Wire::Postgres => postgres::too_many_connections(),
+        Wire::Mysql => mysql::too_many_connections(),
     };
     let Ok(mut stream) = stream.into_std() else {
         return;
@@ -553,7 +557,7 @@ fn refuse_over_limit(stream: TcpStream, engine: Engine) {
         }
     }
     if let Err(error) = sent {
-        tracing::debug!(target: "rds_iam::emulator", %error, "could not send the connection-limit error");
+        tracing::debug!(target: "rds_iam_emulator", %error, "could not send the connection-limit error");
     }
 }
 
