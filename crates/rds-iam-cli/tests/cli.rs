@@ -258,7 +258,10 @@ fn every_subcommand_has_help() {
         assert!(emulator.success().contains(flag), "{flag}: {emulator:?}");
     }
     // The refused secret flags are not offered.
-    assert!(!emulator.stdout.contains("--secret-access-key <"), "{emulator:?}");
+    assert!(
+        !emulator.stdout.contains("--secret-access-key <"),
+        "{emulator:?}"
+    );
     let connect = rds_iam(&["connect", "--help"], &[]);
     for flag in ["Usage: rds-iam connect", "-c", "--user", "--region", "--ca"] {
         assert!(connect.success().contains(flag), "{flag}: {connect:?}");
@@ -340,4 +343,49 @@ fn failures_exit_1_with_one_line_naming_the_cause() {
         .to_owned();
     assert!(line.contains("add user=NAME to the JDBC URL"), "{line}");
     assert!(line.ends_with("; or pass --user USER"), "{line}");
+}
+
+/// `rds-iam emulator` serves: it says where it listens once ready, and accepts connections
+/// there (the backend is dialled only for a login, so none needs to run).
+#[test]
+fn emulator_listens_and_says_where() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rds-iam"))
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .args([
+            "emulator",
+            "--engine",
+            "postgres",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--backend", "127.0.0.1:9", "--region", "us-east-1"])
+        .args(["--endpoint", "db.abc123.us-east-1.rds.amazonaws.com:5432"])
+        .arg("--write-ca")
+        .arg(&ca)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.strip_prefix("listening on ").map(str::trim_end);
+    let connected = addr.map(|addr| std::net::TcpStream::connect(addr).is_ok());
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(connected, Some(true), "{line:?} {stderr}");
+    assert!(
+        std::fs::read_to_string(&ca)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    assert!(!stderr.contains("emulator-secret"), "{stderr}");
 }
