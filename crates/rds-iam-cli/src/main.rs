@@ -13,8 +13,8 @@
 //! Warnings go to stderr; `RUST_LOG` chooses more or less.
 //!
 //! Each subcommand is a module with an `Args` (clap) and a `run`, and nothing else of this
-//! file: the root package's examples compile the same modules. A new subcommand is a module
-//! and a variant of [`Command`].
+//! file: the root package's examples compile the same modules. A new subcommand is a module,
+//! a variant of [`Command`] and its arm in `main`.
 
 mod connect;
 mod emulator;
