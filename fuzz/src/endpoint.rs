@@ -90,10 +90,7 @@ fn rds_name_agrees(name: &str, found: &RdsEndpoint) {
         .iter()
         .find(|(domain, _)| name.ends_with(domain))
         .unwrap_or_else(|| panic!("an RDS name outside the documented domains: {name}"));
-    let gov = found
-        .region
-        .as_deref()
-        .is_some_and(|r| r.starts_with("us-gov-"));
+    let gov = found.region.as_deref().is_some_and(is_gov_region);
     let expected = match partition {
         Partition::Aws if gov => Partition::AwsUsGov,
         other => *other,
@@ -156,6 +153,19 @@ fn rds_name_agrees(name: &str, found: &RdsEndpoint) {
 
 /// At least three hyphen-separated parts of lower-case letters and digits, the first letters,
 /// the last digits.
+/// A GovCloud region name as the partitions data defines them (`^us\-gov\-\w+\-\d+$`): one
+/// word between `us-gov-` and the number. `us-gov-e-central-1` is not one (it is `aws`).
+fn is_gov_region(region: &str) -> bool {
+    region.strip_prefix("us-gov-").is_some_and(|rest| {
+        rest.split_once('-').is_some_and(|(word, number)| {
+            !word.is_empty()
+                && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        })
+    })
+}
+
 fn is_region_shape(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3

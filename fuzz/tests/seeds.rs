@@ -46,6 +46,22 @@ fn endpoint_names_ending_in_two_dots() {
     assert_eq!(found.map(|e| e.kind.as_str()), Some("other"));
 }
 
+/// Found by fuzzing (a fault of the target's oracle, not of `classify`): a region that starts
+/// with `us-gov-` but has two words before its number is outside GovCloud's region pattern.
+#[test]
+fn endpoint_gov_prefix_outside_the_gov_pattern() {
+    let found = endpoint::check(b"mydb.c120.us-gov-e-central-1.rds.amazonaws.com");
+    assert_eq!(
+        found.and_then(|e| e.partition).map(|p| p.as_str()),
+        Some("aws")
+    );
+    let found = endpoint::check(b"mydb.c120.us-gov-west-1.rds.amazonaws.com");
+    assert_eq!(
+        found.and_then(|e| e.partition).map(|p| p.as_str()),
+        Some("aws-us-gov")
+    );
+}
+
 #[test]
 fn sign_verify_seeds_are_verified() {
     for vector in seeds::token_vectors() {
