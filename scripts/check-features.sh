@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Every combination of the crate's features builds warning-free on its own (clippy, all
-# targets, -D warnings); scripts/test.sh checks --all-features itself.
+# The crate's features build warning-free alone and in the combinations users pick (clippy, all
+# targets, -D warnings); scripts/test.sh checks the two full sets (native-tls and rustls) itself.
+# `mysql` and `mysql-rustls` never together: they exclude each other. Features starting with `_`
+# are internal (turned on by the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for features in "" postgres mysql postgres,mysql; do
+for features in "" postgres mysql postgres-rustls mysql-rustls postgres,mysql \
+  postgres-rustls,mysql-rustls postgres,postgres-rustls postgres-rustls,mysql postgres,mysql-rustls; do
   echo "== cargo clippy --no-default-features --features '$features'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings
 done

@@ -40,8 +40,20 @@ stage() {
 trap 'if [ ${#timings[@]} -gt 0 ]; then echo "== stage times"; printf "%s\n" "${timings[@]}"; fi' EXIT
 
 stage "cargo fmt --check" cargo fmt --all -- --check
-stage "cargo clippy" cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
+# `--all-features` cannot build: `mysql` and `mysql-rustls` exclude each other (as mysql_async's
+# two TLS features do). Clippy and the suite run once per TLS stack: the whole workspace with
+# the defaults (native-tls), then the library alone with rustls (a member depending on rds-iam
+# with its default features would turn `mysql` on beside `mysql-rustls`).
+NATIVE=(--locked --workspace)
+RUSTLS=(--locked -p rds-iam --no-default-features --features postgres-rustls,mysql-rustls)
+stage "cargo clippy, native-tls" cargo clippy "${NATIVE[@]}" --all-targets -- -D warnings
+stage "cargo clippy, rustls" cargo clippy "${RUSTLS[@]}" --all-targets -- -D warnings
 stage "every feature combination (scripts/check-features.sh)" ./scripts/check-features.sh
-stage "cargo test (unit, integration, live databases, doc tests)" \
-  cargo test --locked --workspace --all-features
+stage "cargo test, native-tls (unit, integration, live databases, doc tests)" \
+  cargo test "${NATIVE[@]}"
+stage "cargo test, rustls (unit, integration, live databases, doc tests)" \
+  cargo test "${RUSTLS[@]}"
+# An application using mysql_async with rustls (its own workspace, sharing the target dir).
+stage "tests/rustls-app builds against the rustls features" \
+  env CARGO_TARGET_DIR="$PWD/target" cargo build --locked --manifest-path tests/rustls-app/Cargo.toml
 stage "fuzz targets (scripts/fuzz.sh)" ./scripts/fuzz.sh

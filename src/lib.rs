@@ -70,7 +70,7 @@
 //! [`jdbc`], [`endpoint`], [`tls_mode`], [`plan`] and [`token`] are pure: no I/O, no
 //! environment reads.
 //!
-//! Connecting (features `postgres` / `mysql`):
+//! Connecting (features `postgres` / `mysql`, or their rustls forms):
 //!
 //! | module | what it does |
 //! |---|---|
@@ -83,34 +83,44 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `postgres` | yes | the PostgreSQL connector (tokio-postgres + postgres-native-tls), `connect_postgres` |
-//! | `mysql` | yes | the MySQL/MariaDB connector (mysql_async with native-tls), `connect_mysql` |
+//! | `postgres` | yes | the PostgreSQL connector over native-tls (tokio-postgres, postgres-native-tls, native-tls: OpenSSL on Linux), `connect_postgres` |
+//! | `mysql` | yes | the MySQL/MariaDB connector over native-tls (mysql_async with `native-tls-tls`), `connect_mysql` |
+//! | `postgres-rustls` | no | the same PostgreSQL connector over rustls (tokio-postgres, tokio-rustls, rustls with aws-lc-rs, rustls-native-certs); wins over `postgres` when both are on |
+//! | `mysql-rustls` | no | the same MySQL/MariaDB connector over rustls (mysql_async with `rustls-tls` and `aws-lc-rs`, rustls-native-certs); cannot be combined with `mysql` |
+//!
+//! The API, the CA sources, the three TLS modes and the errors are the same with either TLS
+//! stack. To use rustls only, turn the default features off:
+//! `rds-iam = { version = "0.1", default-features = false, features = ["postgres-rustls", "mysql-rustls"] }`.
+//! `mysql` and `mysql-rustls` exclude each other: mysql_async's `native-tls-tls` and
+//! `rustls-tls` do, and the build stops inside mysql_async (`the name TlsConnector is defined
+//! multiple times`) before this crate could say so. Features whose names start with `_` are
+//! internal.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod clock;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod connect;
 pub mod credentials;
 pub mod endpoint;
 pub mod jdbc;
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 pub mod mysql;
 mod one_call;
 pub mod plan;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 pub mod postgres;
 pub mod provider;
 pub mod secret;
 mod single_flight;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod tls;
 pub mod tls_mode;
 pub mod token;
 
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 pub use one_call::connect_mysql;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 pub use one_call::connect_postgres;
 pub use one_call::{Error, mint_token};
 

@@ -26,7 +26,7 @@ pub enum Error {
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The connection failed (features `postgres`, `mysql`).
-    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    #[cfg(any(feature = "_postgres", feature = "_mysql"))]
     #[error(transparent)]
     Connect(#[from] crate::connect::ConnectError),
 }
@@ -88,7 +88,7 @@ pub async fn mint_token(jdbc_url: &str) -> Result<AuthToken, Error> {
 /// client.batch_execute("SELECT 1").await?;
 /// # Ok(()) }
 /// ```
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 pub async fn connect_postgres(
     jdbc_url: &str,
 ) -> Result<(tokio_postgres::Client, crate::postgres::PgConnection), Error> {
@@ -115,7 +115,7 @@ pub async fn connect_postgres(
 /// let user: Option<String> = conn.query_first("SELECT CURRENT_USER()").await?;
 /// # let _ = user; Ok(()) }
 /// ```
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 pub async fn connect_mysql(jdbc_url: &str) -> Result<mysql_async::Conn, Error> {
     let url = iam_url(jdbc_url)?;
     let connector = crate::mysql::MySqlConnector::from_url(&url)?
@@ -174,7 +174,7 @@ mod tests {
                 TokenError::EmptyHost.into(),
                 TokenError::EmptyHost.to_string(),
             ),
-            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            #[cfg(any(feature = "_postgres", feature = "_mysql"))]
             (
                 crate::connect::ConnectError::from(PlanError::InvalidRegion).into(),
                 PlanError::InvalidRegion.to_string(),

@@ -1,36 +1,24 @@
 //! The setters both connector builders share, generated into each (their docs then name the
 //! right connector), and the one-time TLS set-up.
 
-use crate::tls::CaBundle;
+use crate::tls::{CaBundle, TlsSetupError};
+use crate::tls_mode::TlsMode;
 
 use super::{ConnectError, Settings};
 
-/// Load the CA bundle and build the native-tls connector, off the async threads (reading the
-/// system trust store takes about 100 ms). Done once per connector.
-#[cfg(feature = "postgres")]
-pub(crate) async fn tls_setup(
+/// Load the CA bundle and build what the TLS stack needs from it with `build` (a connector,
+/// or the trusted certificates for a driver that builds its own), off the async threads
+/// (reading the system trust store takes about 100 ms). Done once per connector.
+pub(crate) async fn tls_setup<T: Send + 'static>(
     settings: &Settings,
-) -> Result<(CaBundle, native_tls::TlsConnector), ConnectError> {
+    build: fn(&CaBundle, TlsMode) -> Result<T, TlsSetupError>,
+) -> Result<(CaBundle, T), ConnectError> {
     let trust = settings.trust.clone();
     let mode = settings.mode;
     blocking(move || {
         let bundle = CaBundle::load(&trust)?;
-        let connector = crate::tls::tls_connector(&bundle, mode)?;
-        Ok((bundle, connector))
-    })
-    .await
-}
-
-/// Load the CA bundle (off the async threads) and check it suits the mode, for drivers that
-/// build their TLS connector themselves.
-#[cfg(feature = "mysql")]
-pub(crate) async fn load_bundle(settings: &Settings) -> Result<CaBundle, ConnectError> {
-    let trust = settings.trust.clone();
-    let mode = settings.mode;
-    blocking(move || {
-        let bundle = CaBundle::load(&trust)?;
-        crate::tls::connector::check(&bundle, mode)?;
-        Ok(bundle)
+        let tls = build(&bundle, mode)?;
+        Ok((bundle, tls))
     })
     .await
 }

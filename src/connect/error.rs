@@ -150,6 +150,19 @@ pub enum ConnectError {
         #[source]
         source: BoxError,
     },
+    /// `verify-ca` with the rustls MySQL stack (feature `mysql-rustls`) and a certificate that
+    /// carries no DNS name: mysql_async verifies the chain for a name, and the connector takes
+    /// it from the certificate (see the `rds_iam::mysql` module docs).
+    #[error(
+        "the certificate of {server} carries no DNS name, which VERIFY_CA needs with rustls \
+         (mysql_async checks the chain for a name on the certificate): use VERIFY_IDENTITY with \
+         the certificate's name (iamHost), or the native-tls stack (feature mysql); the token was \
+         not sent"
+    )]
+    VerifyCaWithoutDnsName {
+        /// The server.
+        server: String,
+    },
     /// The server rejected the IAM login (with a fresh token, if the first one came from the
     /// cache).
     #[error("{}", rejected(self))]
@@ -218,6 +231,7 @@ impl ConnectError {
             | Self::UntrustedCertificate { server, .. }
             | Self::HostNameMismatch { server, .. }
             | Self::Handshake { server, .. }
+            | Self::VerifyCaWithoutDnsName { server }
             | Self::LoginRejected { server, .. }
             | Self::Server { server, .. } => Some(server),
             _ => None,
@@ -566,6 +580,13 @@ mod tests {
                 "the TLS handshake with 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) \
                  failed: check that the server speaks TLS 1.2 or later on this port; the token was \
                  not sent",
+            ),
+            (
+                ConnectError::VerifyCaWithoutDnsName { server: server() },
+                "the certificate of 127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) \
+                 carries no DNS name, which VERIFY_CA needs with rustls (mysql_async checks the \
+                 chain for a name on the certificate): use VERIFY_IDENTITY with the certificate's \
+                 name (iamHost), or the native-tls stack (feature mysql); the token was not sent",
             ),
             (
                 rejection(Engine::Postgresql, true, "app\"user"),

@@ -128,7 +128,7 @@ pub(crate) async fn tls_failure(
     source: BoxError,
 ) -> ConnectError {
     let server = target.to_string();
-    match diagnose::classify(&*source) {
+    match diagnose::classify(&*source).unwrap_or(HandshakeFailure::Other) {
         HandshakeFailure::Untrusted { detail } => ConnectError::UntrustedCertificate {
             server,
             detail,
@@ -145,19 +145,25 @@ pub(crate) async fn tls_failure(
     }
 }
 
+/// The DNS names on the certificate `target` presents now (empty when it cannot be read).
 async fn presented_names(target: &Target, protocol: Protocol) -> Vec<String> {
-    let addr = match tokio::net::lookup_host((target.dial.host.as_str(), target.dial.port)).await {
-        Ok(mut addrs) => addrs.next(),
-        Err(_) => None,
-    };
-    let Some(addr) = addr else {
-        return Vec::new();
-    };
-    match probe::server_certificate(addr, target.tls_name(), protocol, PROBE_TIMEOUT).await {
+    match presented_certificate(target, protocol).await {
         Ok(der) => diagnose::certificate_dns_names(&der),
         Err(e) => {
             tracing::debug!(target: "rds_iam::connect", server = %target, error = %e, "could not read the server certificate's names");
             Vec::new()
         }
     }
+}
+
+/// The certificate `target` presents now, as DER (a handshake that sends nothing else).
+pub(crate) async fn presented_certificate(
+    target: &Target,
+    protocol: Protocol,
+) -> std::io::Result<Vec<u8>> {
+    let addr = tokio::net::lookup_host((target.dial.host.as_str(), target.dial.port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the host name resolves to no address"))?;
+    probe::server_certificate(addr, target.tls_name(), protocol, PROBE_TIMEOUT).await
 }

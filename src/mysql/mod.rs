@@ -1,4 +1,6 @@
-//! The MySQL and MariaDB connector: IAM login over TLS with mysql_async (native-tls).
+//! The MySQL and MariaDB connector: IAM login over TLS with mysql_async, over native-tls
+//! (feature `mysql`, mysql_async's `native-tls-tls`) or rustls (feature `mysql-rustls`,
+//! mysql_async's `rustls-tls`; the two exclude each other). The API is the same with either.
 //!
 //! A [`MySqlConnector`] is built once (from a JDBC URL or from explicit settings) and reused:
 //! it holds the token provider and one set of [`Opts`] per host whose TLS connector mysql_async
@@ -44,6 +46,24 @@
 //! With `iamHost`, the dialled address is the URL's host and the name verified (and signed) is
 //! the `iamHost`.
 //!
+//! With rustls (`mysql-rustls`):
+//!
+//! - mysql_async's built-in roots (the webpki-roots bundle, not the system's) are always off:
+//!   in `VERIFY_IDENTITY` the connector hands it the system trust store itself, read with
+//!   rustls-native-certs (so `SSL_CERT_FILE` and `SSL_CERT_DIR` apply, as with native-tls).
+//! - `VERIFY_CA`: mysql_async 0.37 skips the host name check only when rustls's error text
+//!   contains `NotValidForName`, which rustls no longer prints (it reports
+//!   `NotValidForNameContext`; mysql_async issue 404, fixed upstream by pull request 408, in no
+//!   release as of 0.37.1), so the connector does not rely on it: before each login it
+//!   reads the certificate the server presents (a handshake that sends nothing else) and has
+//!   mysql_async verify the chain, against exactly the CA sources, for a name on that
+//!   certificate. A certificate without a DNS name cannot be used this way
+//!   ([`ConnectError::VerifyCaWithoutDnsName`]).
+//! - mysql_async builds its rustls configuration from rustls's process-wide crypto provider:
+//!   when the application has installed none, the connector installs aws-lc-rs, the one
+//!   provider of this crate's rustls stack, so that an application whose dependencies enable
+//!   a second provider does not make the choice ambiguous.
+//!
 //! # Timeouts and other parameters
 //!
 //! `connectTimeout` (milliseconds, as MySQL Connector/J reads it) limits each host's
@@ -62,14 +82,14 @@ use std::time::Duration;
 
 use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts};
 
-use crate::connect::builder::{load_bundle, shared_setters, tokens_or_default};
+use crate::connect::builder::{shared_setters, tls_setup, tokens_or_default};
 use crate::connect::login::{self, Outcome};
 use crate::connect::{ConnectError, Settings};
 use crate::jdbc::{Engine, JdbcUrl};
 use crate::plan::Target;
 use crate::provider::TokenProvider;
-use crate::tls::CaBundle;
 use crate::tls::probe::Protocol;
+use crate::tls::{CaBundle, TlsSetupError};
 use crate::tls_mode::TlsMode;
 use crate::token::AuthToken;
 
@@ -207,8 +227,18 @@ impl Inner {
 
     async fn attempt(&self, index: usize, token: Arc<AuthToken>) -> Outcome<Conn> {
         let target = &self.targets[index];
-        let connecting = Conn::new(self.with_token(index, &token));
+        #[allow(unused_mut)] // reason: only the rustls stack changes the options
+        let mut opts = self.with_token(index, &token);
         drop(token);
+        #[cfg(feature = "mysql-rustls")]
+        if self.mode == TlsMode::VerifyCa {
+            match verify_ca_name(target).await {
+                Ok(Some(name)) => opts = with_tls_name(opts, name),
+                Ok(None) => {}
+                Err(e) => return Outcome::Failed(e),
+            }
+        }
+        let connecting = Conn::new(opts);
         let result = match self.timeout {
             Some(limit) => match tokio::time::timeout(limit, connecting).await {
                 Ok(result) => result,
@@ -244,6 +274,12 @@ impl Inner {
             mysql_async::Error::Io(IoError::Tls(_)) => {
                 login::tls_failure(target, Protocol::MySql, &self.trusted, Box::new(e)).await
             }
+            // rustls's handshake errors reach mysql_async as I/O errors.
+            mysql_async::Error::Io(IoError::Io(_))
+                if crate::tls::diagnose::classify(&e).is_some() =>
+            {
+                login::tls_failure(target, Protocol::MySql, &self.trusted, Box::new(e)).await
+            }
             mysql_async::Error::Io(IoError::Io(_)) => ConnectError::Unreachable {
                 server,
                 source: Box::new(e),
@@ -276,11 +312,13 @@ impl MySqlConnectorBuilder {
         for (key, _) in &self.settings.params {
             tracing::debug!(target: "rds_iam::mysql", parameter = %key, "URL parameter ignored");
         }
-        let bundle = load_bundle(&self.settings).await?;
+        let (bundle, roots) = tls_setup(&self.settings, Roots::for_mode).await?;
         let tokens = tokens_or_default(self.tokens, &self.settings).await?;
+        #[cfg(feature = "mysql-rustls")]
+        crate::tls::rustls::install_default_provider();
         let opts = targets
             .iter()
-            .map(|target| base_opts(target, &self.settings, &bundle))
+            .map(|target| base_opts(target, &self.settings, &roots))
             .collect();
         tracing::debug!(
             target: "rds_iam::mysql",
@@ -303,16 +341,71 @@ impl MySqlConnectorBuilder {
     }
 }
 
-/// The TLS options for `mode` with the CAs of `bundle`, verifying `tls_name`.
-pub(crate) fn ssl_opts(mode: TlsMode, bundle: &CaBundle, tls_name: Option<&str>) -> SslOpts {
+/// The one root handed to mysql_async in `require` with rustls when no CA is given: a
+/// self-signed certificate whose private key was discarded when it was made, so nothing chains
+/// to it (and in `require` nothing is checked anyway).
+#[cfg(feature = "mysql-rustls")]
+const REQUIRE_PLACEHOLDER_PEM: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIB0zCCAXmgAwIBAgIUfe/xQEtIzgWH5w+FKJv3WFhiskEwCgYIKoZIzj0EAwIw
+PjE8MDoGA1UEAwwzcmRzLWlhbSByZXF1aXJlLW1vZGUgcGxhY2Vob2xkZXIsIGl0
+cyBrZXkgZGlzY2FyZGVkMCAXDTI2MTIwMTA2NDA0OFoYDzIxMjYxMTA3MDY0MDQ4
+WjA+MTwwOgYDVQQDDDNyZHMtaWFtIHJlcXVpcmUtbW9kZSBwbGFjZWhvbGRlciwg
+aXRzIGtleSBkaXNjYXJkZWQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARlNKGa
+cT+dVEV4I/zLLAQgCYaVcKeue0qz/81YK9fEZO0SIFoI1i2/sR7HusRbFppZIYor
+rGPYNGYo4yhVIYf4o1MwUTAdBgNVHQ4EFgQUyaZloRjyiyeoXkcM8QLjrWgBazYw
+HwYDVR0jBBgwFoAUyaZloRjyiyeoXkcM8QLjrWgBazYwDwYDVR0TAQH/BAUwAwEB
+/zAKBggqhkjOPQQDAgNIADBFAiBmmdnlz1M3bfcRNWm0vxKwAUSi0MIM6l/KvNAu
+94vdCAIhAIfeCZxEI5B9vJwQ6C0s5A7WijZCdr7wEDKMC9BL7fyv
+-----END CERTIFICATE-----
+";
+
+/// What mysql_async is to trust: certificates (DER, or PEM), and whether its built-in roots
+/// too.
+pub(crate) struct Roots {
+    der: Vec<Vec<u8>>,
+    built_in: bool,
+}
+
+impl Roots {
+    /// What a connection in `mode` trusts, after the checks both stacks share. native-tls
+    /// reads the system trust store itself (mysql_async's built-in roots); with rustls,
+    /// mysql_async's built-in roots are the webpki-roots bundle, not the system's, so they stay
+    /// off and the connector adds the system trust store itself.
+    fn for_mode(bundle: &CaBundle, mode: TlsMode) -> Result<Self, TlsSetupError> {
+        crate::tls::connector::check(bundle, mode)?;
+        #[cfg(feature = "mysql-rustls")]
+        {
+            let mut der: Vec<Vec<u8>> = crate::tls::rustls::trusted_der(bundle, mode)
+                .into_iter()
+                .map(|der| der.to_vec())
+                .collect();
+            if der.is_empty() {
+                // Only in `require` (the shared check refuses the other modes without a CA):
+                // mysql_async builds its verifier before it knows certificates go unchecked,
+                // and that verifier refuses an empty root store (`NoRootAnchors`).
+                der.push(REQUIRE_PLACEHOLDER_PEM.as_bytes().to_vec());
+            }
+            Ok(Self {
+                der,
+                built_in: false,
+            })
+        }
+        #[cfg(not(feature = "mysql-rustls"))]
+        return Ok(Self {
+            der: bundle.certificates_der().map(<[u8]>::to_vec).collect(),
+            built_in: bundle.system_roots_in(mode),
+        });
+    }
+}
+
+/// The TLS options for `mode` trusting `roots`, verifying `tls_name`.
+pub(crate) fn ssl_opts(mode: TlsMode, roots: &Roots, tls_name: Option<&str>) -> SslOpts {
     // mysql_async's `PathOrBuf` is not exported; DER bytes convert into it.
-    let roots = bundle
-        .certificates_der()
-        .map(|der| der.to_vec().into())
-        .collect();
+    let certs = roots.der.iter().map(|der| der.clone().into()).collect();
     let mut ssl = SslOpts::default()
-        .with_root_certs(roots)
-        .with_disable_built_in_roots(!bundle.system_roots_in(mode))
+        .with_root_certs(certs)
+        .with_disable_built_in_roots(!roots.built_in)
         .with_danger_skip_domain_validation(!mode.verifies_host_name())
         .with_danger_accept_invalid_certs(!mode.verifies_chain());
     if let Some(name) = tls_name {
@@ -322,14 +415,14 @@ pub(crate) fn ssl_opts(mode: TlsMode, bundle: &CaBundle, tls_name: Option<&str>)
 }
 
 /// Everything but the password, for one target.
-fn base_opts(target: &Target, settings: &Settings, bundle: &CaBundle) -> Opts {
+fn base_opts(target: &Target, settings: &Settings, roots: &Roots) -> Opts {
     let tls_name = target.verifies_another_name().then_some(target.tls_name());
     OptsBuilder::default()
         .ip_or_hostname(target.dial.host.clone())
         .tcp_port(target.dial.port)
         .user(Some(target.token.user.clone()))
         .db_name(settings.database.clone())
-        .ssl_opts(ssl_opts(settings.mode, bundle, tls_name))
+        .ssl_opts(ssl_opts(settings.mode, roots, tls_name))
         // Only ever with TLS (the line above): RDS asks for the token in cleartext.
         .enable_cleartext_plugin(true)
         // mysql_async does not encrypt Unix sockets: never switch to one.
@@ -337,10 +430,40 @@ fn base_opts(target: &Target, settings: &Settings, bundle: &CaBundle) -> Opts {
         .into()
 }
 
+/// `opts` verifying `name` (and sending it as SNI).
+#[cfg(feature = "mysql-rustls")]
+fn with_tls_name(opts: Opts, name: String) -> Opts {
+    let ssl = opts
+        .ssl_opts()
+        .cloned()
+        .map(|ssl| ssl.with_danger_tls_hostname_override(Some(name)));
+    OptsBuilder::from_opts(opts).ssl_opts(ssl).into()
+}
+
+/// The name `VERIFY_CA` has mysql_async verify with rustls (see the module docs): a DNS name
+/// of the certificate `target` presents now (a wildcard's first label filled in); `None` when the certificate cannot be read (no TLS, no server...): mysql_async's own
+/// attempt then tells what is wrong.
+#[cfg(feature = "mysql-rustls")]
+async fn verify_ca_name(target: &Target) -> Result<Option<String>, ConnectError> {
+    let Ok(der) = login::presented_certificate(target, Protocol::MySql).await else {
+        return Ok(None);
+    };
+    let names = crate::tls::diagnose::certificate_dns_names(&der);
+    let name = names
+        .iter()
+        .find(|name| !name.starts_with("*."))
+        .cloned()
+        .or_else(|| names.first().map(|name| name.replacen('*', "verify-ca", 1)));
+    name.map(Some)
+        .ok_or_else(|| ConnectError::VerifyCaWithoutDnsName {
+            server: target.to_string(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::TrustConfig;
+    use crate::tls::{CaSource, TrustConfig};
 
     /// Compiles only if the connector can be shared and its futures spawned.
     #[allow(dead_code)] // reason: a compile-time check
@@ -355,22 +478,43 @@ mod tests {
 
     #[test]
     fn modes_map_to_ssl_opts() {
-        let bundle = CaBundle::load(&TrustConfig::new().with_system_roots(false)).unwrap();
-        let full = ssl_opts(TlsMode::VerifyFull, &bundle, None);
+        let roots = Roots {
+            der: Vec::new(),
+            built_in: false,
+        };
+        let full = ssl_opts(TlsMode::VerifyFull, &roots, None);
         assert!(!full.skip_domain_validation() && !full.accept_invalid_certs());
         assert!(full.disable_built_in_roots());
-        let ca = ssl_opts(TlsMode::VerifyCa, &bundle, Some("db.example.com"));
+        let ca = ssl_opts(TlsMode::VerifyCa, &roots, Some("db.example.com"));
         assert!(ca.skip_domain_validation() && !ca.accept_invalid_certs());
         assert_eq!(ca.tls_hostname_override(), Some("db.example.com"));
-        let require = ssl_opts(TlsMode::Require, &bundle, None);
+        let require = ssl_opts(TlsMode::Require, &roots, None);
         assert!(require.skip_domain_validation() && require.accept_invalid_certs());
     }
 
     #[test]
     fn only_verify_identity_trusts_the_system_store() {
-        let bundle = CaBundle::load(&TrustConfig::new()).unwrap(); // system roots on
-        assert!(!ssl_opts(TlsMode::VerifyFull, &bundle, None).disable_built_in_roots());
-        assert!(ssl_opts(TlsMode::VerifyCa, &bundle, None).disable_built_in_roots());
+        let ca = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+        let trust = TrustConfig::new().with_source(CaSource::pem(ca.pem())); // system roots on
+        let bundle = CaBundle::load(&trust).unwrap();
+        let verify_ca = Roots::for_mode(&bundle, TlsMode::VerifyCa).unwrap();
+        assert_eq!((verify_ca.der.len(), verify_ca.built_in), (1, false));
+        assert!(ssl_opts(TlsMode::VerifyCa, &verify_ca, None).disable_built_in_roots());
+        let full = Roots::for_mode(&bundle, TlsMode::VerifyFull).unwrap();
+        if cfg!(feature = "mysql-rustls") {
+            // The system store read by the connector; mysql_async's webpki-roots stay off.
+            assert!(!full.built_in && full.der.len() > 1);
+        } else {
+            // OpenSSL's store, as mysql_async's built-in roots.
+            assert!(full.built_in && full.der.len() == 1);
+        }
+        assert_eq!(
+            ssl_opts(TlsMode::VerifyFull, &full, None).disable_built_in_roots(),
+            !full.built_in
+        );
     }
 
     #[tokio::test]
@@ -383,7 +527,8 @@ mod tests {
         let settings = Settings::from_url(&url, "MySqlConnector", &[Engine::Mysql]).unwrap();
         let target = &settings.targets().unwrap()[0];
         let bundle = CaBundle::load(&settings.trust).unwrap();
-        let opts = base_opts(target, &settings, &bundle);
+        let roots = Roots::for_mode(&bundle, settings.mode).unwrap();
+        let opts = base_opts(target, &settings, &roots);
         assert!(opts.enable_cleartext_plugin());
         assert!(opts.ssl_opts().is_some());
         assert!(!opts.prefer_socket());

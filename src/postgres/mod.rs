@@ -1,4 +1,7 @@
-//! The PostgreSQL connector: IAM login over TLS with tokio-postgres and postgres-native-tls.
+//! The PostgreSQL connector: IAM login over TLS with tokio-postgres, over native-tls
+//! (postgres-native-tls; feature `postgres`) or rustls (`MakeRustlsConnect`; feature
+//! `postgres-rustls`, which takes precedence when both are on). The API is the same with
+//! either stack; [`MakeTls`] and [`PgConnection`] name the stack's types.
 //!
 //! A [`PgConnector`] is built once (from a JDBC URL or from explicit settings) and reused: it
 //! holds the token provider and the TLS connector, which is built once because building one
@@ -59,13 +62,14 @@
 //! likely causes.
 
 mod params;
+#[cfg(feature = "postgres-rustls")]
+mod rustls;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, Socket};
@@ -77,11 +81,35 @@ use crate::jdbc::{Engine, JdbcUrl};
 use crate::plan::Target;
 use crate::provider::TokenProvider;
 use crate::tls::probe::Protocol;
+use crate::tls::{CaBundle, TlsSetupError};
 use crate::tls_mode::TlsMode;
 use crate::token::AuthToken;
 
+#[cfg(feature = "postgres-rustls")]
+pub use rustls::{MakeRustlsConnect, RustlsConnect, RustlsStream};
+
+/// The tokio-postgres TLS connector of the stack built: [`MakeRustlsConnect`] with
+/// `postgres-rustls`.
+#[cfg(feature = "postgres-rustls")]
+pub type MakeTls = MakeRustlsConnect;
+/// The tokio-postgres TLS connector of the stack built: postgres-native-tls's
+/// `MakeTlsConnector` with `postgres` (and without `postgres-rustls`).
+#[cfg(not(feature = "postgres-rustls"))]
+pub type MakeTls = postgres_native_tls::MakeTlsConnector;
+
 /// The connection future tokio-postgres returns with a [`Client`]: spawn it.
-pub type PgConnection = tokio_postgres::Connection<Socket, postgres_native_tls::TlsStream<Socket>>;
+pub type PgConnection = tokio_postgres::Connection<
+    Socket,
+    <MakeTls as tokio_postgres::tls::MakeTlsConnect<Socket>>::Stream,
+>;
+
+/// The connector for `mode` trusting `bundle`, on the stack built.
+fn make_tls(bundle: &CaBundle, mode: TlsMode) -> Result<MakeTls, TlsSetupError> {
+    #[cfg(feature = "postgres-rustls")]
+    return crate::tls::rustls_config(bundle, mode).map(MakeRustlsConnect::new);
+    #[cfg(not(feature = "postgres-rustls"))]
+    return crate::tls::tls_connector(bundle, mode).map(postgres_native_tls::MakeTlsConnector::new);
+}
 
 /// A reusable PostgreSQL IAM connector. Cheap to clone (clones share the TLS connector and the
 /// token provider).
@@ -94,7 +122,7 @@ struct Inner {
     targets: Vec<Target>,
     /// User, database, options; no host, port or password.
     base: Config,
-    tls: MakeTlsConnector,
+    tls: MakeTls,
     tokens: TokenProvider,
     mode: TlsMode,
     /// The trusted CAs in words, for errors.
@@ -181,9 +209,7 @@ impl PgConnector {
     /// [`TokenProvider::invalidate`] (through [`PgConnector::token_provider`]) and ask again.
     /// Never log the config: although its `Debug` hides the password, its `get_password`
     /// returns the token.
-    pub async fn config(
-        &self,
-    ) -> Result<(Config, MakeTlsConnector, std::time::SystemTime), ConnectError> {
+    pub async fn config(&self) -> Result<(Config, MakeTls, std::time::SystemTime), ConnectError> {
         let target = &self.inner.targets[0];
         let token = login::token_for(&self.inner.tokens, target).await?;
         let config = self.inner.config_for(target, &token).await?;
@@ -191,7 +217,7 @@ impl PgConnector {
     }
 
     /// The TLS connector (built once; clones share it).
-    pub fn tls_connector(&self) -> MakeTlsConnector {
+    pub fn tls_connector(&self) -> MakeTls {
         self.inner.tls.clone()
     }
 
@@ -398,7 +424,7 @@ impl PgConnectorBuilder {
             }
             (None, None) => None,
         };
-        let (bundle, tls) = tls_setup(&self.settings).await?;
+        let (bundle, tls) = tls_setup(&self.settings, make_tls).await?;
         let tokens = tokens_or_default(self.tokens, &self.settings).await?;
         tracing::debug!(
             target: "rds_iam::postgres",
@@ -411,7 +437,7 @@ impl PgConnectorBuilder {
             inner: Arc::new(Inner {
                 targets,
                 base,
-                tls: MakeTlsConnector::new(tls),
+                tls,
                 tokens,
                 mode: self.settings.mode,
                 trusted: bundle.trusted_in(self.settings.mode).to_string(),
@@ -424,6 +450,10 @@ impl PgConnectorBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With `postgres-rustls` on, rustls is the stack, whether `postgres` is on too or not.
+    #[cfg(feature = "postgres-rustls")]
+    const _RUSTLS_WINS: fn(MakeTls) -> MakeRustlsConnect = |tls| tls;
 
     /// Compiles only if the connector can be shared and its futures spawned.
     #[allow(dead_code)] // reason: a compile-time check

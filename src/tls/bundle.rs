@@ -38,7 +38,6 @@ const CERTIFICATE_LABELS: [&str; 2] = ["CERTIFICATE", "X509 CERTIFICATE"];
 #[derive(Clone)]
 pub struct CaBundle {
     trust: TrustConfig,
-    certificates: Vec<native_tls::Certificate>,
     der: Vec<Vec<u8>>,
     counts: Vec<usize>,
 }
@@ -48,7 +47,6 @@ impl CaBundle {
     pub fn load(trust: &TrustConfig) -> Result<Self, CaError> {
         let mut bundle = Self {
             trust: trust.clone(),
-            certificates: Vec::new(),
             der: Vec::new(),
             counts: Vec::new(),
         };
@@ -56,10 +54,7 @@ impl CaBundle {
             let bytes = read(source)?;
             let certificates = parse_bundle(&bytes, source)?;
             bundle.counts.push(certificates.len());
-            for (certificate, der) in certificates {
-                bundle.certificates.push(certificate);
-                bundle.der.push(der);
-            }
+            bundle.der.extend(certificates);
         }
         Ok(bundle)
     }
@@ -71,12 +66,12 @@ impl CaBundle {
 
     /// How many certificates were loaded from the sources (the system store not counted).
     pub fn len(&self) -> usize {
-        self.certificates.len()
+        self.der.len()
     }
 
     /// Whether no certificate was loaded from a source.
     pub fn is_empty(&self) -> bool {
-        self.certificates.is_empty()
+        self.der.is_empty()
     }
 
     /// Whether the configuration asks for the system trust store too. A connection uses it only
@@ -111,11 +106,6 @@ impl CaBundle {
             bundle: self,
             system_roots: self.system_roots_in(mode),
         }
-    }
-
-    /// The loaded certificates, in source order.
-    pub fn certificates(&self) -> &[native_tls::Certificate] {
-        &self.certificates
     }
 
     /// The loaded certificates as DER, in source order.
@@ -176,7 +166,7 @@ impl fmt::Debug for CaBundle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CaBundle")
             .field("trust", &self.trust)
-            .field("certificates", &self.certificates.len())
+            .field("certificates", &self.der.len())
             .finish()
     }
 }
@@ -245,7 +235,7 @@ pub enum CaError {
         total: usize,
         /// The parser's error.
         #[source]
-        source: native_tls::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -294,11 +284,10 @@ fn read_hint(source: &CaSource, e: &io::Error) -> &'static str {
     }
 }
 
-/// Parse a PEM bundle (or a single DER certificate) into certificates and their DER.
-fn parse_bundle(
-    bytes: &[u8],
-    source: &CaSource,
-) -> Result<Vec<(native_tls::Certificate, Vec<u8>)>, CaError> {
+/// Parse a PEM bundle (or a single DER certificate) into the DER of its certificates, each
+/// checked to be a certificate a TLS library can take as a trust anchor. The same parser for
+/// both TLS stacks: native-tls and rustls get the same certificates, or the same error.
+fn parse_bundle(bytes: &[u8], source: &CaSource) -> Result<Vec<Vec<u8>>, CaError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(CaError::Empty {
             source_name: source.clone(),
@@ -319,11 +308,8 @@ fn parse_bundle(
         .partition(|b| CERTIFICATE_LABELS.contains(&b.label.as_str()));
     if certificates.is_empty() {
         // A DER file: one certificate, starting with a SEQUENCE.
-        if others.is_empty()
-            && bytes.first() == Some(&0x30)
-            && let Ok(certificate) = native_tls::Certificate::from_der(bytes)
-        {
-            return Ok(vec![(certificate, bytes.to_vec())]);
+        if others.is_empty() && bytes.first() == Some(&0x30) && anchor(bytes).is_ok() {
+            return Ok(vec![bytes.to_vec()]);
         }
         let mut labels: Vec<&str> = others.iter().map(|b| b.label.as_str()).collect();
         labels.dedup();
@@ -342,17 +328,32 @@ fn parse_bundle(
         .iter()
         .enumerate()
         .map(|(i, block)| {
-            native_tls::Certificate::from_pem(block.text.as_bytes())
-                .and_then(|c| Ok((c.to_der()?, c)))
-                .map(|(der, c)| (c, der))
-                .map_err(|e| CaError::InvalidCertificate {
-                    source_name: source.clone(),
-                    index: i + 1,
-                    total,
-                    source: e,
-                })
+            certificate_der(block).map_err(|e| CaError::InvalidCertificate {
+                source_name: source.clone(),
+                index: i + 1,
+                total,
+                source: e,
+            })
         })
         .collect()
+}
+
+/// The DER of one PEM certificate block, checked with [`anchor`].
+fn certificate_der(block: &PemBlock) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    use pki_types::pem::PemObject;
+    // `X509 CERTIFICATE` is the old label of the same thing.
+    let text = block
+        .text
+        .replace("X509 CERTIFICATE-----", "CERTIFICATE-----");
+    let der = pki_types::CertificateDer::from_pem_slice(text.as_bytes())
+        .map_err(|e| format!("not a PEM certificate: {e}"))?;
+    anchor(&der)?;
+    Ok(der.to_vec())
+}
+
+/// Whether `der` parses as an X.509 certificate usable as a trust anchor.
+fn anchor(der: &[u8]) -> Result<(), webpki::Error> {
+    webpki::anchor_from_trusted_cert(&pki_types::CertificateDer::from(der)).map(drop)
 }
 
 /// One `-----BEGIN X-----` ... `-----END X-----` block, as text.
@@ -509,9 +510,7 @@ mod tests {
                 source,
             }
         };
-        let Err(parse_error) = native_tls::Certificate::from_pem(b"not a certificate") else {
-            panic!("not a certificate, yet parsed")
-        };
+        let parse_error = anchor(b"not a certificate").unwrap_err().into();
         for (e, text) in [
             (
                 read(CaSource::MountedBuildTaskBundle, io::ErrorKind::NotFound),

@@ -1,5 +1,7 @@
-//! Building the native-tls connector for a [`TlsMode`]: once per connector object, never per
-//! connection (building one reads the system trust store: about 100 ms).
+//! What both TLS stacks share when a connector is built: the check of the CAs against the
+//! [`TlsMode`], the `require` warning, and [`TlsSetupError`]. The stack glue (`native.rs`,
+//! `rustls.rs`) builds the connector itself, once per connector object, never per connection
+//! (building one reads the system trust store: about 100 ms).
 
 use crate::tls_mode::TlsMode;
 
@@ -35,70 +37,14 @@ pub enum TlsSetupError {
         mode: TlsMode,
     },
     /// The TLS library refused the settings.
-    #[error(
-        "the TLS library could not set up a TLS client: check the system's OpenSSL installation"
-    )]
+    #[error("the TLS library could not set up a TLS client: {fix}")]
     Build {
+        /// What to check (names the TLS library).
+        fix: &'static str,
         /// The TLS library's error.
         #[source]
-        source: native_tls::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
-}
-
-/// A native-tls connector that checks the server's certificate as `mode` says, trusting the
-/// CAs of `bundle`:
-///
-/// - [`TlsMode::VerifyFull`]: chain and host name; the CAs of the bundle's sources, and the
-///   system trust store unless the bundle's configuration turns it off;
-/// - [`TlsMode::VerifyCa`]: chain only (any host name is accepted), against exactly the CAs of
-///   the bundle's sources, never the system trust store ([`CaBundle::system_roots_in`]); a
-///   bundle without any source is [`TlsSetupError::VerifyCaWithoutCa`];
-/// - [`TlsMode::Require`]: nothing: the connection is encrypted, but the server is not
-///   authenticated: anyone on the path can present a certificate and read the password (the
-///   IAM token). This is libpq's `require`; a `warn!` says so each time such a connector is
-///   built.
-///
-/// TLS 1.2 is the minimum.
-///
-/// ```
-/// use rds_iam::tls::{CaBundle, TlsSetupError, TrustConfig, tls_connector};
-/// use rds_iam::tls_mode::TlsMode;
-///
-/// let system = CaBundle::load(&TrustConfig::new())?; // the system trust store
-/// let connector = tls_connector(&system, TlsMode::VerifyFull)?;
-/// # let _ = connector;
-/// // verify-ca never uses the system trust store: it needs a CA source.
-/// let err = tls_connector(&system, TlsMode::VerifyCa).unwrap_err();
-/// assert!(matches!(err, TlsSetupError::VerifyCaWithoutCa));
-///
-/// let nothing = CaBundle::load(&TrustConfig::new().with_system_roots(false))?;
-/// assert!(tls_connector(&nothing, TlsMode::VerifyFull).is_err());
-/// assert!(tls_connector(&nothing, TlsMode::Require).is_ok());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn tls_connector(
-    bundle: &CaBundle,
-    mode: TlsMode,
-) -> Result<native_tls::TlsConnector, TlsSetupError> {
-    check(bundle, mode)?;
-    let mut builder = native_tls::TlsConnector::builder();
-    builder.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
-    match mode {
-        TlsMode::Require => {
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
-        }
-        TlsMode::VerifyCa | TlsMode::VerifyFull => {
-            for certificate in bundle.certificates() {
-                builder.add_root_certificate(certificate.clone());
-            }
-            builder.disable_built_in_roots(!bundle.system_roots_in(mode));
-            builder.danger_accept_invalid_hostnames(mode == TlsMode::VerifyCa);
-        }
-    }
-    builder
-        .build()
-        .map_err(|source| TlsSetupError::Build { source })
 }
 
 /// Refuse `verify-ca` without a CA source and `verify-full` with nothing trusted; warn about
@@ -156,11 +102,12 @@ mod tests {
              system trust store back on (.system_roots(true) on the connector builder, \
              TrustConfig::with_system_roots(true))"
         );
-        let Err(source) = native_tls::Certificate::from_pem(b"not a certificate") else {
-            panic!("not a certificate, yet parsed")
-        };
+        let source: Box<dyn std::error::Error + Send + Sync> = "distinctive-cause".into();
         let cause = source.to_string();
-        let e = TlsSetupError::Build { source };
+        let e = TlsSetupError::Build {
+            fix: "check the system's OpenSSL installation",
+            source,
+        };
         assert_eq!(
             e.to_string(),
             "the TLS library could not set up a TLS client: check the system's OpenSSL \

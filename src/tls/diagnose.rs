@@ -18,43 +18,31 @@ pub(crate) enum HandshakeFailure {
     Other,
 }
 
-/// Classify a TLS handshake error (a native-tls error anywhere in `error`'s source chain).
-///
-/// With OpenSSL, native-tls writes the verification result in parentheses after the error:
-/// `... certificate verify failed ... (hostname mismatch)`.
-pub(crate) fn classify(error: &(dyn StdError + 'static)) -> HandshakeFailure {
+/// Classify a TLS failure: the first TLS library error in `error`'s source chain, read by the
+/// glue of its stack (native-tls: its text; rustls: its type). `None` when the chain holds no
+/// TLS library error. What the user is told about each [`HandshakeFailure`] is decided in one
+/// place, `connect::login::tls_failure`, for both stacks.
+pub(crate) fn classify(error: &(dyn StdError + 'static)) -> Option<HandshakeFailure> {
     let mut current = Some(error);
     while let Some(e) = current {
-        if e.downcast_ref::<native_tls::Error>().is_some() {
-            return classify_text(&e.to_string());
+        #[cfg(feature = "_native-tls")]
+        if let Some(failure) = super::native::classify(e) {
+            return Some(failure);
         }
-        current = e.source();
+        #[cfg(feature = "_rustls")]
+        if let Some(failure) = super::rustls::classify(e) {
+            return Some(failure);
+        }
+        // `io::Error::source` skips the error it wraps (tokio-rustls wraps rustls's there).
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
     }
-    HandshakeFailure::Other
-}
-
-fn classify_text(text: &str) -> HandshakeFailure {
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("hostname mismatch")
-        || lower.contains("ip address mismatch")
-        || lower.contains("host name mismatch")
-    {
-        return HandshakeFailure::HostNameMismatch;
-    }
-    if lower.contains("certificate verify failed")
-        || lower.contains("certificate is not trusted")
-        || lower.contains("unable to get local issuer")
-        || lower.contains("self-signed")
-        || lower.contains("self signed")
-    {
-        let detail = text
-            .rsplit_once('(')
-            .and_then(|(_, d)| d.strip_suffix(')'))
-            .unwrap_or("certificate verify failed")
-            .to_owned();
-        return HandshakeFailure::Untrusted { detail };
-    }
-    HandshakeFailure::Other
+    None
 }
 
 /// The DNS names in a certificate's subjectAltName extension (wildcards included), or an
@@ -70,31 +58,6 @@ pub(crate) fn certificate_dns_names(der: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn openssl_texts_are_classified() {
-        assert_eq!(
-            classify_text(
-                "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate \
-                 verify failed:../ssl/statem/statem_clnt.c:2102: (hostname mismatch)"
-            ),
-            HandshakeFailure::HostNameMismatch
-        );
-        assert_eq!(
-            classify_text(
-                "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate \
-                 verify failed:../ssl/statem/statem_clnt.c:2102: (unable to get local issuer \
-                 certificate)"
-            ),
-            HandshakeFailure::Untrusted {
-                detail: "unable to get local issuer certificate".into()
-            }
-        );
-        assert_eq!(
-            classify_text("Connection reset by peer (os error 104)"),
-            HandshakeFailure::Other
-        );
-    }
 
     #[test]
     fn dns_names_are_read_from_the_certificate() {

@@ -1,5 +1,11 @@
-//! TLS for the connectors: which CAs are trusted, loading CA bundles whole, and the
-//! native-tls connector for an effective [`TlsMode`](crate::tls_mode::TlsMode).
+//! TLS for the connectors: which CAs are trusted, loading CA bundles whole, and the TLS
+//! connector for an effective [`TlsMode`](crate::tls_mode::TlsMode), with either TLS stack.
+//!
+//! The CA sources, the bundle loading, the mode checks and the errors are shared; only the glue
+//! differs: native-tls (features `postgres`, `mysql`; `tls_connector`) and rustls (features
+//! `postgres-rustls`, `mysql-rustls`; `rustls_config`). Both give the same trust in each mode,
+//! and their failures the same [`ConnectError`](crate::connect::ConnectError)s: native-tls's
+//! read from its error text, rustls's from its error types.
 //!
 //! Trusted CAs come from [`CaSource`]s, collected in a [`TrustConfig`]:
 //!
@@ -9,9 +15,11 @@
 //! - the file a Harness ECS runner mounts into build tasks from AWS Secrets Manager,
 //!   [`BUILD_TASK_CA_FILE`]: [`CaSource::MountedBuildTaskBundle`], read only when added;
 //! - the system trust store, on by default (RDS Proxy and Aurora DSQL present certificates
-//!   from public CAs); [`TrustConfig::with_system_roots`] turns it off.
+//!   from public CAs); [`TrustConfig::with_system_roots`] turns it off. native-tls reads it
+//!   through OpenSSL, rustls through rustls-native-certs: the same files (`SSL_CERT_FILE` and
+//!   `SSL_CERT_DIR` included).
 //!
-//! What each TLS mode trusts ([`CaBundle::system_roots_in`], [`tls_connector`]):
+//! What each TLS mode trusts ([`CaBundle::system_roots_in`]), with either stack:
 //!
 //! | mode | chain checked against | host name |
 //! |---|---|---|
@@ -44,9 +52,17 @@
 mod bundle;
 pub(crate) mod connector;
 pub(crate) mod diagnose;
+#[cfg(feature = "_native-tls")]
+mod native;
 pub(crate) mod probe;
+#[cfg(feature = "_rustls")]
+pub(crate) mod rustls;
 mod source;
 
 pub use bundle::{CaBundle, CaError};
-pub use connector::{TlsSetupError, tls_connector};
+pub use connector::TlsSetupError;
+#[cfg(feature = "_native-tls")]
+pub use native::tls_connector;
+#[cfg(feature = "_rustls")]
+pub use rustls::rustls_config;
 pub use source::{BUILD_TASK_CA_FILE, CaSource, TrustConfig};

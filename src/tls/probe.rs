@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 /// How a server is asked to start TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(
-    not(all(feature = "postgres", feature = "mysql")),
+    not(all(feature = "_postgres", feature = "_mysql")),
     allow(dead_code) // reason: each connector feature uses its own protocol
 )]
 pub(crate) enum Protocol {
@@ -67,21 +67,11 @@ async fn fetch(addr: SocketAddr, server_name: &str, protocol: Protocol) -> io::R
             stream.write_all(&mysql_ssl_request()).await?;
         }
     }
-    let connector = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(true)
-        .danger_accept_invalid_hostnames(true)
-        .build()
-        .map_err(io::Error::other)?;
-    let tls = tokio_native_tls::TlsConnector::from(connector)
-        .connect(server_name, stream)
-        .await
-        .map_err(io::Error::other)?;
-    let certificate = tls
-        .get_ref()
-        .peer_certificate()
-        .map_err(io::Error::other)?
-        .ok_or_else(|| io::Error::other("the server presented no certificate"))?;
-    certificate.to_der().map_err(io::Error::other)
+    // native-tls when it is built (as before the rustls stack existed), else rustls.
+    #[cfg(feature = "_native-tls")]
+    return super::native::peer_certificate(stream, server_name).await;
+    #[cfg(not(feature = "_native-tls"))]
+    return super::rustls::peer_certificate(stream, server_name).await;
 }
 
 async fn read_mysql_packet(stream: &mut TcpStream) -> io::Result<Vec<u8>> {

@@ -4,14 +4,31 @@
 use std::fs;
 use std::path::Path;
 
-use rds_iam::tls::{
-    BUILD_TASK_CA_FILE, CaBundle, CaError, CaSource, TlsSetupError, TrustConfig, tls_connector,
-};
+use rds_iam::tls::{BUILD_TASK_CA_FILE, CaBundle, CaError, CaSource, TlsSetupError, TrustConfig};
 use rds_iam::tls_mode::TlsMode;
 
 use crate::support::logs::LogCapture;
 
 /// `n` self-signed CA certificates in one PEM text, with text between the blocks as
+/// Build the connector of every TLS stack compiled in (native-tls's connector, rustls's client
+/// configuration) for `bundle` and `mode`: each must come to the same outcome.
+fn build(bundle: &CaBundle, mode: TlsMode) -> Result<(), TlsSetupError> {
+    let mut outcomes: Vec<Result<(), TlsSetupError>> = Vec::new();
+    #[cfg(feature = "_native-tls")]
+    outcomes.push(rds_iam::tls::tls_connector(bundle, mode).map(drop));
+    #[cfg(feature = "_rustls")]
+    outcomes.push(rds_iam::tls::rustls_config(bundle, mode).map(drop));
+    let first = outcomes.remove(0);
+    for other in outcomes {
+        assert_eq!(
+            other.as_ref().map_err(ToString::to_string),
+            first.as_ref().map_err(ToString::to_string),
+            "the TLS stacks disagree"
+        );
+    }
+    first
+}
+
 /// `openssl x509 -text` bundles have.
 fn generated_bundle(n: usize) -> String {
     (0..n)
@@ -61,7 +78,7 @@ fn a_bundle_of_120_certificates_loads_as_120_roots() {
     )
     .unwrap();
     assert_eq!(bundle.len(), 120);
-    assert!(tls_connector(&bundle, TlsMode::VerifyFull).is_ok());
+    assert!(build(&bundle, TlsMode::VerifyFull).is_ok());
 }
 
 #[test]
@@ -223,7 +240,7 @@ fn the_build_task_bundle_is_read_only_when_configured() {
 #[test]
 fn verifying_with_nothing_trusted_is_refused() {
     let nothing = CaBundle::load(&TrustConfig::new().with_system_roots(false)).unwrap();
-    let err = tls_connector(&nothing, TlsMode::VerifyFull).unwrap_err();
+    let err = build(&nothing, TlsMode::VerifyFull).unwrap_err();
     assert!(err.to_string().contains("no CA is trusted"), "{err}");
 }
 
@@ -231,7 +248,7 @@ fn verifying_with_nothing_trusted_is_refused() {
 fn verify_ca_without_a_ca_source_is_refused_even_with_the_system_store() {
     for system_roots in [true, false] {
         let bundle = CaBundle::load(&TrustConfig::new().with_system_roots(system_roots)).unwrap();
-        let err = tls_connector(&bundle, TlsMode::VerifyCa).unwrap_err();
+        let err = build(&bundle, TlsMode::VerifyCa).unwrap_err();
         assert!(matches!(err, TlsSetupError::VerifyCaWithoutCa), "{err:?}");
         let text = err.to_string();
         for needle in [
@@ -248,7 +265,7 @@ fn verify_ca_without_a_ca_source_is_refused_even_with_the_system_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ca.pem");
     fs::write(&path, generated_bundle(1)).unwrap();
-    assert!(tls_connector(&load_file(&path).unwrap(), TlsMode::VerifyCa).is_ok());
+    assert!(build(&load_file(&path).unwrap(), TlsMode::VerifyCa).is_ok());
 }
 
 #[test]
@@ -256,7 +273,7 @@ fn require_warns_that_the_server_is_not_authenticated() {
     let capture = LogCapture::default();
     let _guard = capture.install();
     let nothing = CaBundle::load(&TrustConfig::new().with_system_roots(false)).unwrap();
-    assert!(tls_connector(&nothing, TlsMode::Require).is_ok());
+    assert!(build(&nothing, TlsMode::Require).is_ok());
     let logs = capture.text();
     assert!(logs.contains(" WARN "), "{logs}");
     assert!(logs.contains("the server is not authenticated"), "{logs}");

@@ -7,7 +7,7 @@
 //!   warned-about weakness), never in `verify-ca` or `verify-full`.
 //! - A certificate for another name (`attacker.example`) from a CA the system trusts: the
 //!   system trust store is a test CA, through `SSL_CERT_FILE`, which OpenSSL reads when
-//!   native-tls loads the default verify paths. Tests run in parallel threads of one process,
+//!   native-tls loads the default verify paths, and rustls-native-certs reads for rustls. Tests run in parallel threads of one process,
 //!   whose environment must not change, so this case runs the `connect` example in a child
 //!   process with that variable set. The token is sent only in `require`: `verify-ca` trusts
 //!   only the CA file given (the database's), `verify-full` also checks the name.
@@ -339,8 +339,9 @@ async fn another_name(protocol: Protocol) {
                     (Protocol::MySql, _) => "serverSslCert",
                 };
                 format!(
-                    "is not trusted (unable to get local issuer certificate); trusted were the CA \
-                     file {} named by {parameter} in the URL (1 certificate):",
+                    "is not trusted ({}); trusted were the CA file {} named by {parameter} in the \
+                     URL (1 certificate):",
+                    unknown_issuer(protocol),
                     database_ca.ca_path().display()
                 )
             }
@@ -357,6 +358,20 @@ async fn another_name(protocol: Protocol) {
     }
 }
 
+/// How the TLS stack of `protocol`'s connector words a chain to an unknown CA:
+/// OpenSSL's verification result (native-tls), or rustls's `UnknownIssuer`.
+fn unknown_issuer(protocol: Protocol) -> &'static str {
+    let rustls = match protocol {
+        Protocol::Postgres => cfg!(feature = "postgres-rustls"),
+        Protocol::MySql => cfg!(feature = "mysql-rustls"),
+    };
+    if rustls {
+        "its chain leads to no trusted CA"
+    } else {
+        "unable to get local issuer certificate"
+    }
+}
+
 #[tokio::test]
 async fn postgres_a_certificate_for_another_name_from_a_trusted_ca_gets_the_token_only_in_require()
 {
@@ -366,4 +381,37 @@ async fn postgres_a_certificate_for_another_name_from_a_trusted_ca_gets_the_toke
 #[tokio::test]
 async fn mysql_a_certificate_for_another_name_from_a_trusted_ca_gets_the_token_only_in_require() {
     another_name(Protocol::MySql).await;
+}
+
+// ---- VERIFY_CA and a certificate without a DNS name ---------------------------------------
+
+/// A certificate from the CA given that names only an IP address (not the one dialled), in
+/// `VERIFY_CA`. native-tls checks the chain only: the login goes ahead (and this server rejects
+/// it). With rustls, mysql_async verifies the chain for a name taken from the certificate
+/// (see the `mysql` module docs), and there is none: a clear error, and the token is not sent.
+#[tokio::test]
+async fn mysql_verify_ca_and_a_certificate_without_a_dns_name() {
+    let database_ca = TestCa::new("database CA");
+    let cert = database_ca.server_cert("ip-only", &["10.9.9.9"]);
+    let server = HostileServer::start(Protocol::MySql, ServerTls::signed(&cert)).await;
+    let url = url(
+        Protocol::MySql,
+        server.port(),
+        Mode::VerifyCa,
+        database_ca.ca_path(),
+        "",
+    );
+    let err = connect(Protocol::MySql, &url).await.unwrap_err();
+    let seen = server.seen().await;
+    if cfg!(feature = "mysql-rustls") {
+        assert_no_token(&seen, "rustls");
+        assert!(
+            matches!(err, ConnectError::VerifyCaWithoutDnsName { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("carries no DNS name"), "{err}");
+    } else {
+        assert!(err.is_login_rejected(), "{err:?}");
+        assert_token_for(&seen, HOST, server.port(), "native-tls");
+    }
 }

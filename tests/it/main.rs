@@ -1,10 +1,10 @@
 //! Integration tests: one binary, one module per area.
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod ca_bundles;
 mod credentials;
 mod credentials_faults;
-#[cfg(all(feature = "postgres", feature = "mysql"))]
+#[cfg(all(feature = "_postgres", feature = "_mysql"))]
 mod hostile_servers;
 mod ipv6_signing;
 mod jdbc_props;
@@ -16,18 +16,18 @@ mod token_cli;
 mod token_redaction;
 mod token_vectors;
 
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 mod live_mariadb;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 mod live_postgres;
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod emulator;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod emulator_hostile;
 mod emulator_verifier;
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod connect;
-#[cfg(all(feature = "postgres", feature = "mysql"))]
+#[cfg(all(feature = "_postgres", feature = "_mysql"))]
 mod connect_cli;

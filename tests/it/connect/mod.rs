@@ -12,7 +12,7 @@
 //! queries, transactions, the `iamHost` tunnel, expiry between connections, exactly one retry
 //! when a cached token is rejected, and no password ever in plaintext.
 
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 mod postgres;
 
 use std::fs;

@@ -4,9 +4,9 @@
 //! Each scenario once for both engines (see [`per_engine!`]); what only one engine has is in
 //! `postgres.rs` and `mysql.rs`.
 
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 mod mysql;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 mod postgres;
 
 use std::marker::PhantomData;

@@ -7,9 +7,9 @@
 //! engine's [`Wire`] speaks (in `postgres.rs` and `mysql.rs`, with what only one engine has).
 //! Timeouts are short here (about a second) so that each test takes seconds.
 
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 mod mysql;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 mod postgres;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -12,9 +12,9 @@
 //! greeting and `KILL`) is tested in that engine's own file of each suite.
 #![allow(unused_imports, unused_macros)] // reason: benches/connect.rs includes support, not this
 
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 mod mysql;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 mod postgres;
 
 use std::fmt::{Debug, Display};
@@ -34,9 +34,9 @@ use rds_iam_emulator::{BackendFailure, EmulatorConfig, EmulatorConfigBuilder, Wi
 use super::ca::TestCa;
 use super::iam::{ENDPOINT_HOST, REGION, credentials};
 
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 pub use mysql::{MySql, wire as mysql_wire};
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 pub use postgres::{Postgres, wire as postgres_wire};
 
 /// Stamp out, for each generic scenario `name::<E: Db>()` given, a module `name` with one
@@ -44,13 +44,13 @@ pub use postgres::{Postgres, wire as postgres_wire};
 macro_rules! per_engine {
     ($($scenario:ident),+ $(,)?) => {$(
         mod $scenario {
-            #[cfg(feature = "postgres")]
+            #[cfg(feature = "_postgres")]
             #[tokio::test]
             async fn postgres() {
                 super::$scenario::<$crate::support::engine::Postgres>().await;
             }
 
-            #[cfg(feature = "mysql")]
+            #[cfg(feature = "_mysql")]
             #[tokio::test]
             async fn mysql() {
                 super::$scenario::<$crate::support::engine::MySql>().await;

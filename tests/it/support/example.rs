@@ -27,6 +27,8 @@ fn build(name: &str) -> PathBuf {
         ("default", cfg!(feature = "default")),
         ("postgres", cfg!(feature = "postgres")),
         ("mysql", cfg!(feature = "mysql")),
+        ("postgres-rustls", cfg!(feature = "postgres-rustls")),
+        ("mysql-rustls", cfg!(feature = "mysql-rustls")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

@@ -7,16 +7,16 @@
 pub mod aws_env;
 pub mod ca;
 pub mod cargo_example;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod engine;
 pub mod example;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod hostile;
 pub mod http;
 pub mod iam;
 pub mod logs;
-#[cfg(feature = "mysql")]
+#[cfg(feature = "_mysql")]
 pub mod mariadb;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "_postgres")]
 pub mod postgres;
 pub mod server;

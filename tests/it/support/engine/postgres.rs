@@ -327,7 +327,7 @@ impl Db for Postgres {
 
     type Builder = PgConnectorBuilder;
     type Connector = PgConnector;
-    type Frozen = (tokio_postgres::Config, MakeTlsConnector);
+    type Frozen = (tokio_postgres::Config, rds_iam::postgres::MakeTls);
 
     fn from_url(url: &JdbcUrl) -> Result<PgConnectorBuilder, ConnectError> {
         PgConnector::from_url(url)
