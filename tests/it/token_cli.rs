@@ -403,13 +403,17 @@ fn no_credentials_is_exit_1_and_names_the_sources_tried() {
 #[test]
 fn usage_errors_are_exit_2() {
     let env = with_keys();
+    // clap's messages, on one line.
     let run = env.run(&[IAM_URL, "--bogus"]);
     assert_eq!(
         run.error(2),
-        "unknown option --bogus: see --help for the options"
+        "unexpected argument '--bogus' found (see --help)"
     );
     let run = env.run(&[IAM_URL, "--region"]);
-    assert_eq!(run.error(2), "--region needs a value: --region VALUE");
+    assert_eq!(
+        run.error(2),
+        "a value is required for '--region <REGION>' but none was supplied (see --help)"
+    );
     let run = env.run(&[
         "--host",
         "db.abc123.eu-west-1.rds.amazonaws.com",
@@ -423,7 +427,10 @@ fn usage_errors_are_exit_2() {
     assert!(run.error(2).contains("no JDBC URL"), "{run:?}");
     let help = env.run(&["--help"]);
     assert_eq!(help.code, Some(0));
-    assert!(help.stdout.starts_with("usage: token"));
+    assert!(
+        help.stdout.contains("Usage: token [OPTIONS] [JDBC_URL]"),
+        "{help:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, PoisonError};
 
-use serde_json::Value;
-
 use super::aws_env::AwsEnv;
 
 /// The path of the built example `name` (built on first use; cargo would serialise
@@ -36,52 +34,12 @@ fn build(name: &str) -> PathBuf {
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
     .collect();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--example", name, "--no-default-features"])
-        .args(["--message-format", "json-render-diagnostics"]);
-    // Without the variables cargo sets for this test binary: build scripts (ring's) watch
-    // some of them, and would make cargo rebuild everything here and again in the next
-    // `cargo test`.
-    for (var, _) in std::env::vars_os() {
-        let var = var.to_string_lossy();
-        if var.starts_with("CARGO_PKG_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_CRATE_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "OUT_DIR",
-            ]
-            .contains(&var.as_ref())
-        {
-            cargo.env_remove(var.as_ref());
-        }
-    }
+    let features = features.join(",");
+    let mut args = vec!["--no-default-features"];
     if !features.is_empty() {
-        cargo.args(["--features", &features.join(",")]);
+        args.extend(["--features", &features]);
     }
-    if !cfg!(debug_assertions) {
-        cargo.arg("--release");
-    }
-    let output = cargo.output().expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "cargo build --example {name} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|msg| {
-            msg["reason"] == "compiler-artifact"
-                && msg["target"]["name"] == name
-                && msg["target"]["kind"][0] == "example"
-        })
-        .and_then(|msg| msg["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reports the example's executable")
+    super::cargo_example::build(name, &args)
 }
 
 /// A child environment: nothing of this process's, no credentials anywhere unless added.

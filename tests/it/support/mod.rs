@@ -6,6 +6,7 @@
 
 pub mod aws_env;
 pub mod ca;
+pub mod cargo_example;
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod engine;
 pub mod example;

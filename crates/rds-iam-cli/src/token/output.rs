@@ -1,44 +1,9 @@
-//! What the command prints: the token or JSON on stdout, one error line on stderr.
+//! What `token` prints on stdout: the token, or JSON; with `--dry-run` the plan.
 
-use std::error::Error;
-use std::io::Write;
-use std::process::ExitCode;
 use std::time::SystemTime;
 
 use rds_iam::plan::ConnectPlan;
 use time::format_description::well_known::Rfc3339;
-
-/// Print to stdout, ignoring a closed pipe (`| head`) instead of panicking.
-pub fn print(text: &str) {
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
-}
-
-/// A one-line error on stderr, and the exit code.
-pub fn fail(code: u8, msg: &str) -> ExitCode {
-    let _ = writeln!(std::io::stderr().lock(), "token: error: {msg}");
-    ExitCode::from(code)
-}
-
-/// An error and its causes on one line: `error: cause: cause`, each said once (a cause whose
-/// text is already in the line, because a layer printed it, is left out).
-pub fn error_line(err: &(dyn Error + 'static)) -> String {
-    let mut line = one_line(&err.to_string());
-    let mut cause = err.source();
-    while let Some(err) = cause {
-        let text = one_line(&err.to_string());
-        if !text.is_empty() && !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = err.source();
-    }
-    line
-}
-
-/// Line breaks and runs of white space as single spaces.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 /// The facts `--json` prints beside the token.
 pub struct TokenFacts {
@@ -71,28 +36,32 @@ struct TokenJson<'a> {
     action: Option<&'a str>,
 }
 
-pub fn token_json(token: &str, facts: &TokenFacts) -> String {
+/// `None` when an instant lies after the year 9999, which RFC 3339 cannot write (a token
+/// signed in the last 15 minutes of 9999 expires in 10000).
+pub fn token_json(token: &str, facts: &TokenFacts) -> Option<String> {
     let json = TokenJson {
         token,
         host: &facts.host,
         port: facts.port,
         user: facts.user.as_deref(),
         region: &facts.region,
-        signed_at: rfc3339(facts.signed_at),
-        expires_at: rfc3339(facts.expires_at),
+        signed_at: rfc3339(facts.signed_at)?,
+        expires_at: rfc3339(facts.expires_at)?,
         endpoint_kind: facts.endpoint_kind,
         action: facts.action,
     };
     // Serialising plain strings and numbers cannot fail.
-    serde_json::to_string_pretty(&json).unwrap_or_default()
+    Some(serde_json::to_string_pretty(&json).unwrap_or_default())
 }
 
-/// `2024-02-29T12:34:56Z`.
-fn rfc3339(at: SystemTime) -> String {
-    // Token instants lie between 1970 and 9999 (the signer refuses others).
-    time::OffsetDateTime::from(at)
+/// `2024-02-29T12:34:56Z`; `None` after 9999-12-31T23:59:59Z.
+fn rfc3339(at: SystemTime) -> Option<String> {
+    // Signing instants lie between 1970 and 9999 (the signer refuses others).
+    let since_epoch = at.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    time::OffsetDateTime::UNIX_EPOCH
+        .checked_add(time::Duration::try_from(since_epoch).ok()?)?
         .format(&Rfc3339)
-        .unwrap_or_default()
+        .ok()
 }
 
 /// The `--dry-run --json` output, fields in this order.
@@ -162,29 +131,4 @@ pub fn plan_lines(plan: &ConnectPlan) -> String {
         .map(|(k, v)| format!("{:<15}{v}", format!("{k}:")))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer problem; do this")]
-    struct Outer(#[source] Middle);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("middle: inner\ncause")]
-    struct Middle(#[source] Inner);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("inner cause")]
-    struct Inner;
-
-    #[test]
-    fn causes_are_said_once_on_one_line() {
-        assert_eq!(
-            error_line(&Outer(Middle(Inner))),
-            "outer problem; do this: middle: inner cause"
-        );
-    }
 }

@@ -1,29 +1,23 @@
-//! Mint an IAM database authentication token, like `aws rds generate-db-auth-token`, or show
-//! what would be signed for a JDBC URL.
+//! `token`: mint an IAM database authentication token, like `aws rds generate-db-auth-token`,
+//! or show what would be signed for a JDBC URL.
 //!
 //! ```sh
 //! # The token alone on stdout, for a password variable:
-//! PGPASSWORD=$(cargo run -q --example token -- \
+//! PGPASSWORD=$(rds-iam token \
 //!     'jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres?wrapperPlugins=iam&user=harness_iam_user')
 //! # From flags (--port is required, as for the AWS CLI):
-//! cargo run -q --example token -- --host mydb.abc123.eu-west-1.rds.amazonaws.com --port 3306 --user app
+//! rds-iam token --host mydb.abc123.eu-west-1.rds.amazonaws.com --port 3306 --user app
 //! # Aurora DSQL, the admin role, as JSON:
-//! cargo run -q --example token -- --engine dsql --host abc.dsql.us-east-1.on.aws --action DbConnectAdmin --json
+//! rds-iam token --engine dsql --host abc.dsql.us-east-1.on.aws --action DbConnectAdmin --json
 //! # What would be signed, without credentials:
-//! cargo run -q --example token -- --dry-run --json 'jdbc:aws-wrapper:postgresql://...'
+//! rds-iam token --dry-run --json 'jdbc:aws-wrapper:postgresql://...'
 //! ```
 //!
-//! Exit codes: 0 success; 1 an error (bad or non-IAM URL, no credentials, no region, ...),
-//! reported as one line on stderr; 2 a usage error. See `--help`. Warnings go to stderr too
-//! (`RUST_LOG` chooses more or less, e.g. `RUST_LOG=error` or `RUST_LOG=rds_iam=debug`).
+//! The same module is the root package's `token` example (`cargo run --example token -- ...`).
 
 mod args;
-#[path = "../common/log.rs"]
-mod log;
 mod output;
 
-use std::error::Error;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use rds_iam::clock::{Clock, SystemClock};
@@ -35,65 +29,25 @@ use rds_iam::token::{
     AuthToken, DsqlAction, DsqlTokenParams, RdsTokenParams, sign_dsql_token, sign_rds_token,
 };
 
-use args::{Args, EngineArg, USAGE, UsageError};
+pub use args::Args;
+use args::EngineArg;
 
-fn main() -> ExitCode {
-    log::to_stderr();
-    let argv: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .map(|arg| {
-            arg.into_string().map_err(|_| {
-                UsageError("an argument is not valid UTF-8: pass host, user and URL as text".into())
-            })
-        })
-        .collect();
-    let args = match argv.and_then(|argv| args::parse(argv.into_iter())) {
-        Ok(args) => args,
-        Err(UsageError(msg)) => return output::fail(2, &msg),
-    };
-    if args.help {
-        output::print(USAGE);
-        return ExitCode::SUCCESS;
-    }
-    let result = if args.dry_run {
-        dry_run(&args)
+use super::report::{self, Failure};
+
+/// Mint (or with `--dry-run` plan) as `args` say, and print the result on stdout.
+pub fn run(args: Args) -> Result<(), Failure> {
+    args.check_combinations().map_err(Failure::Usage)?;
+    let text = if args.dry_run {
+        dry_run(&args)?
     } else {
-        match tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-        {
-            Ok(runtime) => runtime.block_on(mint(&args)),
-            Err(e) => Err(Failure::error(&e)),
-        }
+            .map_err(|e| Failure::error(&e))?
+            .block_on(mint(&args))?
     };
-    match result {
-        Ok(text) => {
-            output::print(&text);
-            ExitCode::SUCCESS
-        }
-        Err(Failure::Usage(msg)) => output::fail(2, &msg),
-        Err(Failure::Error(line)) => output::fail(1, &line),
-    }
-}
-
-/// Why the command failed, and so its exit code.
-enum Failure {
-    /// Exit code 2.
-    Usage(String),
-    /// Exit code 1: the error and its causes, on one line.
-    Error(String),
-}
-
-impl Failure {
-    fn error(err: &(dyn Error + 'static)) -> Self {
-        Self::Error(output::error_line(err))
-    }
-}
-
-impl From<UsageError> for Failure {
-    fn from(UsageError(msg): UsageError) -> Self {
-        Self::Usage(msg)
-    }
+    report::print(&text);
+    Ok(())
 }
 
 /// `--dry-run`: the plan for the URL, flags applied; no credentials are read.
@@ -140,7 +94,13 @@ async fn mint(args: &Args) -> Result<String, Failure> {
     .map_err(|e| Failure::error(&e))?;
 
     Ok(if args.json {
-        output::token_json(token.expose(), &describe(&token, &target))
+        output::token_json(token.expose(), &describe(&token, &target)).ok_or_else(|| {
+            Failure::Error(
+                "the token expires after the year 9999, which --json cannot write (RFC 3339 \
+                 has four-digit years): leave out --json to print the token alone"
+                    .into(),
+            )
+        })?
     } else {
         token.into_exposed()
     })
@@ -228,7 +188,7 @@ fn plan_failure(e: &PlanError) -> Failure {
         PlanError::InvalidRegion => " (--region)",
         _ => "",
     };
-    Failure::Error(format!("{}{flag}", output::error_line(e)))
+    Failure::Error(format!("{}{flag}", report::error_line(e)))
 }
 
 /// What is missing to sign without a URL: `--host`, `--port` and `--user`, as for the AWS CLI.
