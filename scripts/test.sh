@@ -49,6 +49,13 @@ RUSTLS=(--locked -p rds-iam --no-default-features --features aws-config,postgres
 stage "cargo clippy, native-tls" cargo clippy "${NATIVE[@]}" --all-targets -- -D warnings
 stage "cargo clippy, rustls" cargo clippy "${RUSTLS[@]}" --all-targets -- -D warnings
 stage "every feature combination (scripts/check-features.sh)" ./scripts/check-features.sh
+docs() {
+  local flags=(--locked --no-deps --quiet)
+  RUSTDOCFLAGS="-D warnings" cargo doc "${flags[@]}" --workspace
+  RUSTDOCFLAGS="-D warnings" cargo doc "${flags[@]}" "${RUSTLS[@]:1}"
+  RUSTDOCFLAGS="-D warnings" cargo doc "${flags[@]}" -p rds-iam --no-default-features
+}
+stage "cargo doc, warnings denied (native-tls workspace, rustls, lean)" docs
 stage "cargo test, native-tls (unit, integration, live databases, doc tests)" \
   cargo test "${NATIVE[@]}"
 stage "cargo test, rustls (unit, integration, live databases, doc tests)" \
