@@ -141,10 +141,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(all(feature = "bb8", feature = "_postgres"))]
+pub mod bb8;
 pub mod clock;
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod connect;
 pub mod credentials;
+#[cfg(all(feature = "deadpool", feature = "_postgres"))]
+pub mod deadpool;
 pub mod endpoint;
 pub mod jdbc;
 #[cfg(feature = "_mysql")]

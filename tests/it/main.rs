@@ -39,3 +39,5 @@ mod emulator_verifier;
 mod connect;
 #[cfg(all(feature = "aws-config", feature = "_postgres", feature = "_mysql"))]
 mod connect_cli;
+#[cfg(all(feature = "_postgres", any(feature = "deadpool", feature = "bb8")))]
+mod pools;
