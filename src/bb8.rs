@@ -23,8 +23,9 @@
 //!
 //! bb8 opens connections in the background and hands them to waiting `get()` calls, so a
 //! failed login is not the result of a `get()`:
-//! - [`Pool::builder`]`().build(manager)` opens `min_idle` connections first and returns the
-//!   first failure as our [`ConnectError`] (with `min_idle` 0 nothing is opened);
+//! - [`Builder::build`](::bb8::Builder::build) opens `min_idle` connections first and returns
+//!   a failure as our [`ConnectError`] (at once with `retry_connection(false)`, else after
+//!   retrying until `connection_timeout`; with no `min_idle` nothing is opened);
 //! - every later failure goes to the builder's
 //!   [`error_sink`](::bb8::Builder::error_sink) (default: dropped) as the [`ConnectError`],
 //!   with its likely causes; a `get()` that found no connection in `connection_timeout`
@@ -103,13 +104,10 @@ pub struct LogErrors;
 
 impl ErrorSink<ConnectError> for LogErrors {
     fn sink(&self, error: ConnectError) {
-        let mut causes = String::new();
-        let mut next = std::error::Error::source(&error);
-        while let Some(cause) = next {
-            causes.push_str(": ");
-            causes.push_str(&cause.to_string());
-            next = cause.source();
-        }
+        let causes: String =
+            std::iter::successors(std::error::Error::source(&error), |e| e.source())
+                .map(|cause| format!(": {cause}"))
+                .collect();
         tracing::error!("a pooled connection could not log in: {error}{causes}");
     }
 
