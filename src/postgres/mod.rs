@@ -254,15 +254,7 @@ pub(crate) async fn check_alive(
     connector: &PgConnector,
     client: &Client,
 ) -> Result<(), ConnectError> {
-    let failed = |source: crate::connect::BoxError| ConnectError::Server {
-        server: connector
-            .targets()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" or "),
-        source,
-    };
+    let failed = |source| crate::connect::pooled_connection_failed(connector.targets(), source);
     if client.is_closed() {
         return Err(failed("the pooled connection has ended".into()));
     }

@@ -1,24 +1,38 @@
-//! `rds_iam::bb8`: a bb8 pool whose new connections go through `PgConnector`.
+//! `rds_iam::bb8`: bb8 pools whose new connections go through the connectors.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rds_iam::bb8::bb8::ErrorSink;
-use rds_iam::bb8::{PgManager, Pool, RunError};
+use bb8::{ErrorSink, ManageConnection, Pool, RunError};
+use rds_iam::bb8::ConnectorManager;
 use rds_iam::connect::ConnectError;
 
 use super::{
     PAST_EXPIRY, assert_bad_signature, assert_fresh_login_after_expiry, assert_one_signature,
-    concurrently, session_user, setup, setup_wrong_secret,
+    assert_session_of, concurrently, setup, setup_wrong_secret,
 };
+use crate::support::engine::{Db, per_engine};
 
-#[tokio::test]
-async fn a_connection_opened_after_the_token_expired_logs_in_with_a_fresh_token() {
+per_engine!(
+    a_connection_opened_after_the_token_expired_logs_in_with_a_fresh_token,
+    a_wrong_secret_key_fails_the_build_with_our_error,
+    a_wrong_secret_key_at_get_reaches_the_error_sink_as_our_error,
+    fifty_acquisitions_of_a_cold_pool_cost_one_signature,
+);
+
+/// The crate's manager for `E`'s connector.
+type EnginePool<E> = Pool<ConnectorManager<<E as Db>::Connector>>;
+
+async fn a_connection_opened_after_the_token_expired_logs_in_with_a_fresh_token<E: Db>()
+where
+    ConnectorManager<E::Connector>: ManageConnection<Connection = E::Session, Error = ConnectError>,
+    E::Session: Send,
+{
     let user = "pool_bb8_expiry_user";
-    let (e, tokens, connector) = setup(user).await;
-    let pool = Pool::builder()
+    let (e, tokens, connector) = setup::<E>(user).await;
+    let pool: EnginePool<E> = Pool::builder()
         .max_size(3)
-        .build(PgManager::new(connector))
+        .build(ConnectorManager::new(connector))
         .await
         .unwrap();
     // Two held at once.
@@ -28,10 +42,9 @@ async fn a_connection_opened_after_the_token_expired_logs_in_with_a_fresh_token(
         async move { pool.get_owned().await.unwrap() }
     })
     .await;
-    for client in &held {
-        assert_eq!(session_user(client).await, user);
+    for mut session in held {
+        assert_session_of::<E>(&mut session, user).await;
     }
-    drop(held);
 
     e.clock.advance(PAST_EXPIRY);
     // Three held at once: the two pooled ones and a new one.
@@ -40,23 +53,25 @@ async fn a_connection_opened_after_the_token_expired_logs_in_with_a_fresh_token(
         async move { pool.get_owned().await.unwrap() }
     })
     .await;
-    for client in &held {
-        assert_eq!(session_user(client).await, user);
+    for mut session in held {
+        assert_session_of::<E>(&mut session, user).await;
     }
     assert_eq!(pool.state().connections, 3);
     assert_fresh_login_after_expiry(&e, &tokens);
 }
 
-#[tokio::test]
-async fn a_wrong_secret_key_fails_the_build_with_our_error() {
-    let (e, tokens, connector) = setup_wrong_secret("pool_bb8_secret_build_user").await;
-    let err = Pool::builder()
+async fn a_wrong_secret_key_fails_the_build_with_our_error<E: Db>()
+where
+    ConnectorManager<E::Connector>: ManageConnection<Connection = E::Session, Error = ConnectError>,
+    E::Session: Send,
+{
+    let (e, tokens, connector) = setup_wrong_secret::<E>("pool_bb8_secret_build_user").await;
+    let built: Result<EnginePool<E>, _> = Pool::builder()
         .min_idle(Some(1))
         .retry_connection(false)
-        .build(PgManager::new(connector))
-        .await
-        .unwrap_err();
-    assert_bad_signature(&e, &tokens, &err);
+        .build(ConnectorManager::new(connector))
+        .await;
+    assert_bad_signature(&e, &tokens, &built.err().unwrap());
 }
 
 /// Keeps what it is given.
@@ -73,15 +88,18 @@ impl ErrorSink<ConnectError> for Keep {
     }
 }
 
-#[tokio::test]
-async fn a_wrong_secret_key_at_get_reaches_the_error_sink_as_our_error() {
-    let (e, tokens, connector) = setup_wrong_secret("pool_bb8_secret_get_user").await;
+async fn a_wrong_secret_key_at_get_reaches_the_error_sink_as_our_error<E: Db>()
+where
+    ConnectorManager<E::Connector>: ManageConnection<Connection = E::Session, Error = ConnectError>,
+    E::Session: Send,
+{
+    let (e, tokens, connector) = setup_wrong_secret::<E>("pool_bb8_secret_get_user").await;
     let sink = Keep::default();
-    let pool = Pool::builder()
+    let pool: EnginePool<E> = Pool::builder()
         .retry_connection(false)
         .connection_timeout(Duration::from_secs(2))
         .error_sink(Box::new(sink.clone()))
-        .build(PgManager::new(connector))
+        .build(ConnectorManager::new(connector))
         .await
         .unwrap();
     assert!(matches!(pool.get().await, Err(RunError::TimedOut)));
@@ -90,23 +108,24 @@ async fn a_wrong_secret_key_at_get_reaches_the_error_sink_as_our_error() {
     assert_bad_signature(&e, &tokens, &errors[0]);
 }
 
-#[tokio::test]
-async fn fifty_acquisitions_of_a_cold_pool_cost_one_signature() {
+async fn fifty_acquisitions_of_a_cold_pool_cost_one_signature<E: Db>()
+where
+    ConnectorManager<E::Connector>: ManageConnection<Connection = E::Session, Error = ConnectError>,
+    E::Session: Send,
+{
     let user = "pool_bb8_burst_user";
-    let (e, tokens, connector) = setup(user).await;
-    let pool = Pool::builder()
+    let (e, tokens, connector) = setup::<E>(user).await;
+    let pool: EnginePool<E> = Pool::builder()
         .max_size(8)
-        .build(PgManager::new(connector))
+        .build(ConnectorManager::new(connector))
         .await
         .unwrap();
     let p = pool.clone();
-    let users = concurrently(50, || {
+    concurrently(50, || {
         let pool = p.clone();
-        async move { session_user(&pool.get_owned().await.unwrap()).await }
+        async move { drop(pool.get_owned().await.unwrap()) }
     })
     .await;
-    assert!(users.iter().all(|u| u == user));
-    let opened = pool.state().connections as usize;
-    assert!((1..=8).contains(&opened), "{opened}");
-    assert_one_signature(&e, &tokens, opened);
+    assert_session_of::<E>(&mut pool.get().await.unwrap(), user).await;
+    assert_one_signature(&e, &tokens, pool.state().connections as usize);
 }
