@@ -17,7 +17,11 @@
 //!
 //! # async fn demo(url: &JdbcUrl) -> Result<(), Box<dyn std::error::Error>> {
 //! let connector = PgConnector::from_url(url)?.build().await?;
-//! let pool = PgPool::builder().max_size(8).retry_connection(false).build(PgManager::new(connector)).await?;
+//! let pool = PgPool::builder()
+//!     .max_size(8)
+//!     .retry_connection(false)
+//!     .build(PgManager::new(connector))
+//!     .await?;
 //! let client = pool.get().await?;
 //! let row = client.query_one("SELECT current_user::text", &[]).await?;
 //! # let _ = row; Ok(()) }
@@ -51,8 +55,8 @@
 //!
 //! # Which bb8
 //!
-//! bb8 0.9. [`RunError`] and the pool types here name its types for these managers, and [`::bb8`] is
-//! re-exported as `rds_iam::bb8::bb8` for the rest (`Builder`, `ErrorSink`).
+//! bb8 0.9. [`RunError`] and the pool types here name its types for these managers, and
+//! [`::bb8`] is re-exported as `rds_iam::bb8::bb8` for the rest (`Builder`, `ErrorSink`).
 
 pub use ::bb8;
 use ::bb8::{ErrorSink, ManageConnection};

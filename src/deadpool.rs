@@ -38,17 +38,18 @@
 //! # Recycling
 //!
 //! A returned connection is checked before it is handed out again: if it has ended
-//! ([`Client::is_closed`](tokio_postgres::Client::is_closed), `Conn::is_disconnected`) it is dropped; otherwise one round trip
-//! must succeed: for PostgreSQL an empty simple query (`""`, nothing parsed, what
+//! (`Client::is_closed`, `Conn::is_disconnected`) it is dropped; otherwise one round trip must
+//! succeed: for PostgreSQL an empty simple query (`""`, nothing parsed, what
 //! deadpool-postgres's `Verified` method sends), for MySQL a `COM_PING`. A recycled connection
 //! needs no token: only new connections log in.
 //!
 //! # Which deadpool
 //!
-//! deadpool 0.12 (with its `managed` and `rt_tokio_1` features). [`PgPool`], [`PoolError`] and
-//! the others here name its types for these managers, so no direct dependency on deadpool is needed;
-//! an application that names more of its types depends on `deadpool = "0.12"`.
+//! deadpool 0.12 (with its `managed` and `rt_tokio_1` features). [`PoolError`] and the pool
+//! types here name its types for these managers, and [`::deadpool`] is re-exported as
+//! `rds_iam::deadpool::deadpool` for the rest (`managed::Timeouts`, `Runtime`).
 
+pub use ::deadpool;
 use ::deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 
 use crate::connect::ConnectError;
@@ -77,11 +78,11 @@ impl<C> ConnectorManager<C> {
     }
 }
 
-/// The manager of tokio-postgres clients logged in by a [`PgConnector`](crate::postgres::PgConnector).
+/// The manager of tokio-postgres clients logged in by a [`PgConnector`].
 #[cfg(feature = "_postgres")]
 pub type PgManager = ConnectorManager<PgConnector>;
 
-/// A deadpool pool of tokio-postgres clients logged in by a [`PgConnector`](crate::postgres::PgConnector).
+/// A deadpool pool of tokio-postgres clients logged in by a [`PgConnector`].
 #[cfg(feature = "_postgres")]
 pub type PgPool = managed::Pool<PgManager>;
 

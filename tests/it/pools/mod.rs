@@ -1,8 +1,9 @@
 //! The pool integrations (`rds_iam::deadpool`, `rds_iam::bb8`) through the emulator in front of
-//! the real PostgreSQL and MariaDB (each scenario once per engine), on one manual clock shared by the emulator and the token cache: every
-//! new pooled connection logs in with a valid token, after the clock jumps past a token's
-//! lifetime too; a failed login reaches the caller as our `ConnectError`; a cold pool's burst
-//! of acquisitions costs one signature; no password is ever sent in plaintext.
+//! the real PostgreSQL and MariaDB (each scenario once per engine), on one manual clock shared
+//! by the emulator and the token cache: every new pooled connection logs in with a valid token,
+//! after the clock jumps past a token's lifetime too; a failed login reaches the caller as our
+//! `ConnectError`; a cold pool's burst of acquisitions costs one signature; no password is ever
+//! sent in plaintext.
 
 #[cfg(feature = "bb8")]
 mod bb8;
