@@ -4,7 +4,7 @@
 //! through a `MySqlConnector` (`MySqlManager`, with `mysql` or `mysql-rustls`).
 //!
 //! An IAM token is checked only at login, so a pool needs a valid token exactly when it opens
-//! a connection: [`ManageConnection::connect`](::bb8::ManageConnection::connect) calls the
+//! a connection: [`ManageConnection::connect`] calls the
 //! connector's `connect` (the token from the connector's cache, TLS as the URL says, one retry
 //! when the server rejects a cached token).
 //!
