@@ -44,14 +44,17 @@ stage "cargo fmt --check" cargo fmt --all -- --check
 # two TLS features do). Clippy and the suite run once per TLS stack: the whole workspace with
 # the defaults (native-tls), then the library alone with rustls (a member depending on rds-iam
 # with its default features would turn `mysql` on beside `mysql-rustls`).
-NATIVE=(--locked --workspace)
-RUSTLS=(--locked -p rds-iam --no-default-features --features aws-config,postgres-rustls,mysql-rustls)
+# The pools (`deadpool`, `bb8`) are off by default: both sets turn them on (with `--workspace`,
+# named by package: rds-iam's features, not the other members').
+NATIVE=(--locked --workspace --features rds-iam/deadpool,rds-iam/bb8)
+RUSTLS=(--locked -p rds-iam --no-default-features
+  --features aws-config,postgres-rustls,mysql-rustls,deadpool,bb8)
 stage "cargo clippy, native-tls" cargo clippy "${NATIVE[@]}" --all-targets -- -D warnings
 stage "cargo clippy, rustls" cargo clippy "${RUSTLS[@]}" --all-targets -- -D warnings
 stage "every feature combination (scripts/check-features.sh)" ./scripts/check-features.sh
 docs() {
   local flags=(--locked --no-deps --quiet)
-  RUSTDOCFLAGS="-D warnings" cargo doc "${flags[@]}" --workspace
+  RUSTDOCFLAGS="-D warnings" cargo doc "${flags[@]}" "${NATIVE[@]:1}"
   RUSTDOCFLAGS="-D warnings" cargo doc "${flags[@]}" "${RUSTLS[@]:1}"
   RUSTDOCFLAGS="-D warnings" cargo doc "${flags[@]}" -p rds-iam --no-default-features
 }

@@ -79,6 +79,8 @@
 //! | `mysql` | `MySqlConnector`: IAM login with mysql_async (MySQL, MariaDB), TLS always on |
 //! | `tls` | trusted CAs (URL file, PEM, build-task mount, system store), whole-bundle loading |
 //! | `connect` | what both connectors share: the retry on a rejected cached token, `ConnectError` |
+//! | `deadpool` | deadpool pools whose new connections log in through a connector (feature `deadpool`) |
+//! | `bb8` | bb8 pools whose new connections log in through a connector (feature `bb8`) |
 //!
 //! # Cargo features
 //!
@@ -89,6 +91,8 @@
 //! | `mysql` | yes | the MySQL/MariaDB connector over native-tls (mysql_async with `native-tls-tls`), `connect_mysql` (with `aws-config`) |
 //! | `postgres-rustls` | no | the same PostgreSQL connector over rustls (tokio-postgres, tokio-rustls, rustls with aws-lc-rs, rustls-native-certs); wins over `postgres` when both are on |
 //! | `mysql-rustls` | no | the same MySQL/MariaDB connector over rustls (mysql_async with `rustls-tls` and `aws-lc-rs`, rustls-native-certs); cannot be combined with `mysql` |
+//! | `deadpool` | no | `deadpool`: deadpool 0.12 pools of tokio-postgres clients and mysql_async connections, each new one logged in through `PgConnector` or `MySqlConnector` (with a connector feature) |
+//! | `bb8` | no | `bb8`: the same with bb8 0.9, and an error sink that logs failed logins with their causes |
 //!
 //! The API, the CA sources, the three TLS modes and the errors are the same with either TLS
 //! stack. To use rustls only, turn the default features off (keeping the default chain):
@@ -141,10 +145,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(all(feature = "bb8", any(feature = "_postgres", feature = "_mysql")))]
+pub mod bb8;
 pub mod clock;
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod connect;
 pub mod credentials;
+#[cfg(all(feature = "deadpool", any(feature = "_postgres", feature = "_mysql")))]
+pub mod deadpool;
 pub mod endpoint;
 pub mod jdbc;
 #[cfg(feature = "_mysql")]

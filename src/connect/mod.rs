@@ -24,3 +24,20 @@ mod settings;
 
 pub use error::{BoxError, ConnectError};
 pub(crate) use settings::Settings;
+
+/// For the pools: a pooled connection that failed its liveness check, as a
+/// [`ConnectError::Server`] naming the connector's hosts.
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+pub(crate) fn pooled_connection_failed(
+    targets: &[crate::plan::Target],
+    source: BoxError,
+) -> ConnectError {
+    ConnectError::Server {
+        server: targets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        source,
+    }
+}

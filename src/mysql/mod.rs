@@ -206,6 +206,22 @@ impl MySqlConnector {
     }
 }
 
+/// For the pools: whether a pooled connection can be handed out again: it is not
+/// disconnected, and a `COM_PING` (one round trip) succeeds. A failure is a
+/// [`ConnectError::Server`] naming the connector's hosts.
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+pub(crate) async fn check_alive(
+    connector: &MySqlConnector,
+    conn: &mut Conn,
+) -> Result<(), ConnectError> {
+    use mysql_async::prelude::Queryable;
+    let failed = |source| crate::connect::pooled_connection_failed(connector.targets(), source);
+    if conn.is_disconnected() {
+        return Err(failed("the pooled connection has ended".into()));
+    }
+    conn.ping().await.map_err(|e| failed(e.into()))
+}
+
 impl fmt::Debug for MySqlConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not the Opts: their Debug would print a password if one were set.

@@ -237,6 +237,34 @@ impl PgConnector {
     }
 }
 
+/// For the pools: connect through `connector` and spawn the connection task (it ends when
+/// the client is dropped).
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+pub(crate) async fn connect_spawned(connector: &PgConnector) -> Result<Client, ConnectError> {
+    let (client, connection) = connector.connect().await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// For the pools: whether a pooled client can be handed out again: its connection has not
+/// ended, and an empty simple query (one round trip, nothing parsed) succeeds. A failure is a
+/// [`ConnectError::Server`] naming the connector's hosts.
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+pub(crate) async fn check_alive(
+    connector: &PgConnector,
+    client: &Client,
+) -> Result<(), ConnectError> {
+    let failed = |source| crate::connect::pooled_connection_failed(connector.targets(), source);
+    if client.is_closed() {
+        return Err(failed("the pooled connection has ended".into()));
+    }
+    client
+        .simple_query("")
+        .await
+        .map(drop)
+        .map_err(|e| failed(e.into()))
+}
+
 impl fmt::Debug for PgConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgConnector")

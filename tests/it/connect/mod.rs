@@ -67,7 +67,7 @@ fn server_port<E: Db>() -> u16 {
 }
 
 /// The causes under `err`, one per line.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut out = String::new();
     let mut next = err.source();
     while let Some(e) = next {
@@ -405,14 +405,14 @@ async fn connect_timeout_limits_a_server_that_never_answers<E: Db>() {
 // ---- through the emulator ---------------------------------------------------------------
 
 /// An emulator of `E` in front of its shared server, on a manual clock at [`t0`].
-struct Emulated<E> {
-    emulator: RunningEmulator,
-    clock: ManualClock,
+pub(crate) struct Emulated<E> {
+    pub(crate) emulator: RunningEmulator,
+    pub(crate) clock: ManualClock,
     engine: PhantomData<E>,
 }
 
 impl<E: Db> Emulated<E> {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let clock = ManualClock::new(t0());
         let config = emulator_config::<E>(&clock).build().unwrap();
         Self {
@@ -437,15 +437,20 @@ impl<E: Db> Emulated<E> {
         )
     }
 
-    fn url(&self, user: &str, database: &str) -> JdbcUrl {
+    pub(crate) fn url(&self, user: &str, database: &str) -> JdbcUrl {
         JdbcUrl::parse(&self.url_text(user, database)).unwrap()
     }
 
-    async fn connector(&self, user: &str, database: &str, tokens: TokenProvider) -> E::Connector {
+    pub(crate) async fn connector(
+        &self,
+        user: &str,
+        database: &str,
+        tokens: TokenProvider,
+    ) -> E::Connector {
         connector::<E>(&self.url(user, database), tokens).await
     }
 
-    fn outcomes(&self) -> Vec<LoginOutcome> {
+    pub(crate) fn outcomes(&self) -> Vec<LoginOutcome> {
         self.emulator
             .logins()
             .into_iter()

@@ -42,7 +42,23 @@ pub fn credentials() -> Credentials {
 
 /// A token provider over [`credentials`] driven by `clock`.
 pub async fn provider(clock: &ManualClock) -> TokenProvider {
-    let credentials = CredentialsConfig::static_credentials(credentials())
+    provider_with(clock, credentials()).await
+}
+
+/// [`credentials`] with a wrong secret access key (the emulator answers `BadSignature`).
+pub fn wrong_secret_credentials() -> Credentials {
+    Credentials::new(
+        ACCESS_KEY_ID,
+        "not/the/secret",
+        None,
+        None,
+        "connector-test",
+    )
+}
+
+/// A token provider over `credentials` driven by `clock`.
+pub async fn provider_with(clock: &ManualClock, credentials: Credentials) -> TokenProvider {
+    let credentials = CredentialsConfig::static_credentials(credentials)
         .clock(clock.clone())
         .build()
         .await

@@ -1,0 +1,104 @@
+//! The pool integrations (`rds_iam::deadpool`, `rds_iam::bb8`) through the emulator in front of
+//! the real PostgreSQL and MariaDB (each scenario once per engine), on one manual clock shared
+//! by the emulator and the token cache: every new pooled connection logs in with a valid token,
+//! after the clock jumps past a token's lifetime too; a failed login reaches the caller as our
+//! `ConnectError`; a cold pool's burst of acquisitions costs one signature; no password is ever
+//! sent in plaintext.
+
+#[cfg(feature = "bb8")]
+mod bb8;
+#[cfg(feature = "deadpool")]
+mod deadpool;
+
+use std::time::Duration;
+
+use rds_iam::connect::ConnectError;
+use rds_iam::provider::TokenProvider;
+use rds_iam_emulator::{LoginOutcome, Rejection};
+
+use crate::connect::{Emulated, chain};
+use crate::support::engine::{Db, Login};
+use crate::support::iam::{provider, provider_with, t0, wrong_secret_credentials};
+
+/// Past a token's 15-minute lifetime.
+const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
+
+/// An emulator of `E`, a fresh user `user` (trusted by the backend) with a database of its
+/// own, a token provider on the emulator's clock and a connector through the emulator.
+async fn setup<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
+    let e = Emulated::<E>::start().await;
+    let database = E::create_user_with_notes(user).await;
+    let tokens = provider(&e.clock).await;
+    let connector = e.connector(user, &database, tokens.clone()).await;
+    (e, tokens, connector)
+}
+
+/// The same with a wrong secret access key.
+async fn setup_wrong_secret<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
+    let e = Emulated::<E>::start().await;
+    E::create_user(user, Login::Trust).await;
+    let tokens = provider_with(&e.clock, wrong_secret_credentials()).await;
+    let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
+    (e, tokens, connector)
+}
+
+/// The pooled `session` is `user`'s.
+async fn assert_session_of<E: Db>(session: &mut E::Session, user: &str) {
+    assert_eq!(E::whoami(session).await.user, E::account(user));
+}
+
+/// After two connections at [`t0`] and one more after [`PAST_EXPIRY`]: three accepted logins,
+/// the last with a second token, decided after the jump; nothing in plaintext.
+fn assert_fresh_login_after_expiry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
+    let logins = e.emulator.logins();
+    let outcomes: Vec<_> = logins.iter().map(|l| l.outcome.clone()).collect();
+    assert_eq!(outcomes, vec![LoginOutcome::Accepted; 3]);
+    assert_eq!(logins[0].at, t0());
+    assert_eq!(logins[2].at, t0() + PAST_EXPIRY);
+    let stats = tokens.stats();
+    assert_eq!(
+        stats.minted, 2,
+        "one token before the jump, one after: {stats:?}"
+    );
+    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
+}
+
+/// `err` is the connector's rejected login, with the likely causes; the emulator saw one
+/// login with a bad signature (a fresh token is not retried) and no plaintext password.
+fn assert_bad_signature<E: Db>(e: &Emulated<E>, tokens: &TokenProvider, err: &ConnectError) {
+    assert!(err.is_login_rejected(), "{err:?}");
+    let text = format!("{err}\n{}", chain(err));
+    assert!(
+        text.contains("secret"),
+        "the causes name the secret key: {text}"
+    );
+    assert_eq!(
+        e.outcomes(),
+        [LoginOutcome::Rejected(Rejection::BadSignature)]
+    );
+    assert_eq!(tokens.stats().minted, 1);
+    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
+}
+
+/// After a burst of acquisitions of a cold pool that opened `connections`: one signature,
+/// every login accepted.
+fn assert_one_signature<E: Db>(e: &Emulated<E>, tokens: &TokenProvider, connections: usize) {
+    assert!((1..=8).contains(&connections), "{connections}");
+    let stats = tokens.stats();
+    assert_eq!(stats.minted, 1, "{stats:?}");
+    assert_eq!(e.outcomes(), vec![LoginOutcome::Accepted; connections]);
+    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
+}
+
+/// `n` runs of `task` at once, each in its own tokio task; their results.
+async fn concurrently<T, F>(n: usize, task: impl Fn() -> F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        set.spawn(task());
+    }
+    set.join_all().await
+}
