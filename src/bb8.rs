@@ -66,24 +66,9 @@ use crate::connect::ConnectError;
 /// What [`Pool::get`](::bb8::Pool::get) fails with.
 pub type RunError = ::bb8::RunError<ConnectError>;
 
-/// A bb8 connection manager whose new connections log in through a connector of the crate
-/// (see the [module docs](self)): [`PgManager`], [`MySqlManager`].
-#[derive(Debug, Clone)]
-pub struct ConnectorManager<C> {
-    connector: C,
-}
-
-impl<C> ConnectorManager<C> {
-    /// A manager whose new connections log in through `connector`.
-    pub fn new(connector: C) -> Self {
-        Self { connector }
-    }
-
-    /// The connector (its token provider has the cache's statistics).
-    pub fn connector(&self) -> &C {
-        &self.connector
-    }
-}
+/// The manager of both pool modules: new connections log in through a connector of the crate
+/// (see the [module docs](self)).
+pub use crate::connect::ConnectorManager;
 
 /// The manager of tokio-postgres clients logged in by a
 /// [`PgConnector`](crate::postgres::PgConnector).
@@ -101,11 +86,11 @@ impl ManageConnection for PgManager {
     type Error = ConnectError;
 
     async fn connect(&self) -> Result<Self::Connection, ConnectError> {
-        crate::postgres::connect_spawned(&self.connector).await
+        crate::postgres::connect_spawned(self.connector()).await
     }
 
     async fn is_valid(&self, client: &mut Self::Connection) -> Result<(), ConnectError> {
-        crate::postgres::check_alive(&self.connector, client).await
+        crate::postgres::check_alive(self.connector(), client).await
     }
 
     fn has_broken(&self, client: &mut Self::Connection) -> bool {
@@ -129,11 +114,11 @@ impl ManageConnection for MySqlManager {
     type Error = ConnectError;
 
     async fn connect(&self) -> Result<Self::Connection, ConnectError> {
-        self.connector.connect().await
+        self.connector().connect().await
     }
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), ConnectError> {
-        crate::mysql::check_alive(&self.connector, conn).await
+        crate::mysql::check_alive(self.connector(), conn).await
     }
 
     fn has_broken(&self, conn: &mut Self::Connection) -> bool {

@@ -59,24 +59,9 @@ use crate::postgres::PgConnector;
 /// What `get()` on these pools fails with; `Backend` is the connector's [`ConnectError`].
 pub type PoolError = managed::PoolError<ConnectError>;
 
-/// A deadpool manager whose new connections log in through a connector of the crate (see the
-/// [module docs](self)): [`PgManager`], [`MySqlManager`].
-#[derive(Debug, Clone)]
-pub struct ConnectorManager<C> {
-    connector: C,
-}
-
-impl<C> ConnectorManager<C> {
-    /// A manager whose new connections log in through `connector`.
-    pub fn new(connector: C) -> Self {
-        Self { connector }
-    }
-
-    /// The connector (its token provider has the cache's statistics).
-    pub fn connector(&self) -> &C {
-        &self.connector
-    }
-}
+/// The manager of both pool modules: new connections log in through a connector of the crate
+/// (see the [module docs](self)).
+pub use crate::connect::ConnectorManager;
 
 /// The manager of tokio-postgres clients logged in by a [`PgConnector`].
 #[cfg(feature = "_postgres")]
@@ -96,11 +81,11 @@ impl managed::Manager for PgManager {
     type Error = ConnectError;
 
     async fn create(&self) -> Result<Self::Type, ConnectError> {
-        crate::postgres::connect_spawned(&self.connector).await
+        crate::postgres::connect_spawned(self.connector()).await
     }
 
     async fn recycle(&self, client: &mut Self::Type, _: &Metrics) -> RecycleResult<ConnectError> {
-        crate::postgres::check_alive(&self.connector, client)
+        crate::postgres::check_alive(self.connector(), client)
             .await
             .map_err(RecycleError::Backend)
     }
@@ -126,11 +111,11 @@ impl managed::Manager for MySqlManager {
     type Error = ConnectError;
 
     async fn create(&self) -> Result<Self::Type, ConnectError> {
-        self.connector.connect().await
+        self.connector().connect().await
     }
 
     async fn recycle(&self, conn: &mut Self::Type, _: &Metrics) -> RecycleResult<ConnectError> {
-        crate::mysql::check_alive(&self.connector, conn)
+        crate::mysql::check_alive(self.connector(), conn)
             .await
             .map_err(RecycleError::Backend)
     }

@@ -41,3 +41,27 @@ pub(crate) fn pooled_connection_failed(
         source,
     }
 }
+
+/// A pool manager whose new connections log in through a connector of the crate
+/// ([`PgConnector`](crate::postgres::PgConnector) or
+/// [`MySqlConnector`](crate::mysql::MySqlConnector)): one type for both pools, a deadpool
+/// `Manager` with the `deadpool` feature and a bb8 `ManageConnection` with `bb8`. Use it as
+/// `rds_iam::deadpool::PgManager`, `rds_iam::bb8::MySqlManager` and so on.
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+#[derive(Debug, Clone)]
+pub struct ConnectorManager<C> {
+    connector: C,
+}
+
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+impl<C> ConnectorManager<C> {
+    /// A manager whose new connections log in through `connector`.
+    pub fn new(connector: C) -> Self {
+        Self { connector }
+    }
+
+    /// The connector (its token provider has the cache's statistics).
+    pub fn connector(&self) -> &C {
+        &self.connector
+    }
+}
