@@ -45,7 +45,7 @@
 
 mod backend;
 mod relay;
-pub(super) mod wire;
+pub(super) use rds_iam_wire::mysql as wire;
 
 use std::collections::HashMap;
 use std::io;

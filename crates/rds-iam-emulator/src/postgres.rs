@@ -20,7 +20,7 @@
 //! Not supported: direct TLS without `SSLRequest` (PostgreSQL 17 `sslnegotiation=direct`).
 
 mod backend;
-pub(super) mod wire;
+pub(super) use rds_iam_wire::postgres as wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

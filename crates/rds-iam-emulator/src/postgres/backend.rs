@@ -1,28 +1,18 @@
-//! Logging in to the real PostgreSQL behind the emulator, with `postgres-protocol`'s
-//! frontend messages and backend parser: trust, cleartext, MD5 and SCRAM-SHA-256.
+//! Logging in to the real PostgreSQL behind the emulator, with the shared login of
+//! `rds_iam_wire::postgres::client` (trust, cleartext, MD5 and SCRAM-SHA-256).
 
 use std::io;
 use std::net::SocketAddr;
 
 use bytes::BytesMut;
-use fallible_iterator::FallibleIterator;
-use postgres_protocol::authentication::md5_hash;
-use postgres_protocol::authentication::sasl::{ChannelBinding, SCRAM_SHA_256, ScramSha256};
-use postgres_protocol::message::backend::{ErrorResponseBody, Header, Message};
-use postgres_protocol::message::frontend;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rds_iam_wire::postgres::client::{self, LoginError};
 use tokio::net::TcpStream;
 
 use crate::{BackendFailure, client_text};
 use rds_iam::secret::Password;
 
 /// A backend connection that has just said `AuthenticationOk`.
-pub(crate) struct BackendSession {
-    pub(crate) stream: TcpStream,
-    /// The raw `AuthenticationOk` and whatever the backend sent after it so far
-    /// (parameter statuses, key data, ready for query): for the client, unchanged.
-    pub(crate) pending: BytesMut,
-}
+pub(crate) type BackendSession = client::Session<TcpStream>;
 
 /// Why the backend login failed.
 pub(crate) struct BackendLoginError {
@@ -57,208 +47,45 @@ pub(crate) async fn login(
     params: &[(String, String)],
     password: Option<&Password>,
 ) -> Result<BackendSession, BackendLoginError> {
-    let protocol = |e: io::Error| BackendLoginError::new(BackendFailure::Protocol, e.to_string());
-    let mut stream = TcpStream::connect(addr).await.map_err(|e| {
+    let stream = TcpStream::connect(addr).await.map_err(|e| {
         BackendLoginError::new(
             BackendFailure::Unreachable,
             format!("could not connect to {addr}: {e}"),
         )
     })?;
     let _ = stream.set_nodelay(true);
-    let user = params
-        .iter()
-        .find(|(k, _)| k == "user")
-        .map_or("", |(_, v)| v.as_str())
-        .to_owned();
-    let mut out = BytesMut::new();
-    frontend::startup_message(
-        params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        &mut out,
-    )
-    .map_err(protocol)?;
-    stream.write_all(&out).await.map_err(protocol)?;
-
-    let mut buf = BytesMut::with_capacity(8192);
-    let mut scram: Option<ScramSha256> = None;
-    let need_password = || {
-        password.ok_or_else(|| {
-            BackendLoginError::new(
+    let password = password.map(|p| p.expose().as_bytes());
+    client::login(stream, params, password)
+        .await
+        .map_err(|error| match error {
+            LoginError::PasswordNeeded => BackendLoginError::new(
                 BackendFailure::PasswordNeeded,
                 "the backend asks for a password and none is configured",
-            )
-        })
-    };
-    loop {
-        let Some(header) = Header::parse(&buf).map_err(protocol)? else {
-            read_more(&mut stream, &mut buf).await.map_err(protocol)?;
-            continue;
-        };
-        let total = header.len() as usize + 1;
-        if buf.len() < total {
-            read_more(&mut stream, &mut buf).await.map_err(protocol)?;
-            continue;
-        }
-        if header.tag() == b'R' && total >= 9 && buf[5..9] == [0, 0, 0, 0] {
-            // AuthenticationOk: from here on the client gets everything unchanged.
-            return finish_startup(stream, buf).await;
-        }
-        let raw = (header.tag() == b'E').then(|| BytesMut::from(&buf[..total]));
-        let message = Message::parse(&mut buf)
-            .map_err(protocol)?
-            .ok_or_else(|| protocol(io::Error::other("incomplete message")))?;
-        out.clear();
-        match message {
-            Message::AuthenticationCleartextPassword => {
-                frontend::password_message(need_password()?.expose().as_bytes(), &mut out)
-                    .map_err(protocol)?;
-            }
-            Message::AuthenticationMd5Password(body) => {
-                let hash = md5_hash(
-                    user.as_bytes(),
-                    need_password()?.expose().as_bytes(),
-                    body.salt(),
-                );
-                frontend::password_message(hash.as_bytes(), &mut out).map_err(protocol)?;
-            }
-            Message::AuthenticationSasl(body) => {
-                let offers_scram = body
-                    .mechanisms()
-                    .any(|m| Ok(m == SCRAM_SHA_256))
-                    .map_err(protocol)?;
-                if !offers_scram {
-                    return Err(BackendLoginError::new(
-                        BackendFailure::Protocol,
-                        "the backend offers no SASL mechanism the emulator knows (SCRAM-SHA-256)",
-                    ));
-                }
-                // The backend link is plain TCP on loopback: no channel binding.
-                let s = ScramSha256::new(
-                    need_password()?.expose().as_bytes(),
-                    ChannelBinding::unsupported(),
-                );
-                frontend::sasl_initial_response(SCRAM_SHA_256, s.message(), &mut out)
-                    .map_err(protocol)?;
-                scram = Some(s);
-            }
-            Message::AuthenticationSaslContinue(body) => {
-                let s = scram
-                    .as_mut()
-                    .ok_or_else(|| protocol(io::Error::other("SASL continue without a start")))?;
-                s.update(body.data()).map_err(protocol)?;
-                frontend::sasl_response(s.message(), &mut out).map_err(protocol)?;
-            }
-            Message::AuthenticationSaslFinal(body) => {
-                let s = scram
-                    .as_mut()
-                    .ok_or_else(|| protocol(io::Error::other("SASL final without a start")))?;
-                s.finish(body.data()).map_err(protocol)?;
-            }
-            Message::ErrorResponse(body) => {
-                let mut code = String::new();
-                let mut message = String::new();
-                let mut fields = body.fields();
-                while let Some(field) = fields.next().map_err(protocol)? {
-                    match field.type_() {
-                        b'C' => code = String::from_utf8_lossy(field.value_bytes()).into_owned(),
-                        b'M' => message = String::from_utf8_lossy(field.value_bytes()).into_owned(),
-                        _ => {}
-                    }
-                }
-                return Err(BackendLoginError {
-                    failure: BackendFailure::Refused { code: code.clone() },
-                    error_response: raw,
-                    // The message may quote what the client chose (a database name).
-                    detail: format!(
+            ),
+            LoginError::Refused {
+                code,
+                message,
+                after_authentication,
+                response,
+            } => BackendLoginError {
+                failure: BackendFailure::Refused { code: code.clone() },
+                error_response: Some(response),
+                // The message may quote what the client chose (a database name).
+                detail: if after_authentication {
+                    format!("backend refused the session after authentication: {code}")
+                } else {
+                    format!(
                         "backend refused the login: {code} {}",
                         client_text(&message)
-                    ),
-                });
-            }
-            Message::NoticeResponse(_) => {}
-            _ => {
-                return Err(BackendLoginError::new(
-                    BackendFailure::Protocol,
-                    "the backend sent an unexpected message during authentication",
-                ));
-            }
-        }
-        if !out.is_empty() {
-            stream.write_all(&out).await.map_err(protocol)?;
-        }
-    }
-}
-
-/// After `AuthenticationOk` the backend still sets the session up and may refuse it
-/// (a role that does not exist, a database that does not exist, too many
-/// connections). Read up to `ReadyForQuery` or `ErrorResponse` so the login is
-/// recorded as what it was; everything read stays in `pending` for the client.
-async fn finish_startup(
-    mut stream: TcpStream,
-    mut pending: BytesMut,
-) -> Result<BackendSession, BackendLoginError> {
-    let protocol = |e: io::Error| BackendLoginError::new(BackendFailure::Protocol, e.to_string());
-    let mut offset = 0;
-    loop {
-        let Some(header) = Header::parse(&pending[offset..]).map_err(protocol)? else {
-            read_more(&mut stream, &mut pending)
-                .await
-                .map_err(protocol)?;
-            continue;
-        };
-        let total = header.len() as usize + 1;
-        if pending.len() < offset + total {
-            read_more(&mut stream, &mut pending)
-                .await
-                .map_err(protocol)?;
-            continue;
-        }
-        match header.tag() {
-            b'Z' => return Ok(BackendSession { stream, pending }),
-            b'E' => {
-                let mut error = BytesMut::from(&pending[offset..offset + total]);
-                let code = match Message::parse(&mut error).map_err(protocol)? {
-                    Some(Message::ErrorResponse(body)) => error_code(&body).map_err(protocol)?,
-                    _ => String::new(),
-                };
-                return Err(BackendLoginError {
-                    failure: BackendFailure::Refused { code: code.clone() },
-                    error_response: Some(pending),
-                    detail: format!("backend refused the session after authentication: {code}"),
-                });
-            }
-            _ => offset += total,
-        }
-    }
-}
-
-fn error_code(body: &ErrorResponseBody) -> io::Result<String> {
-    let mut fields = body.fields();
-    while let Some(field) = fields.next()? {
-        if field.type_() == b'C' {
-            return Ok(String::from_utf8_lossy(field.value_bytes()).into_owned());
-        }
-    }
-    Ok(String::new())
-}
-
-async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<()> {
-    if stream.read_buf(buf).await? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the backend closed the connection during login",
-        ));
-    }
-    Ok(())
+                    )
+                },
+            },
+            other => BackendLoginError::new(BackendFailure::Protocol, other.to_string()),
+        })
 }
 
 /// Pass a `CancelRequest` (process id and secret key, as the backend issued them)
 /// on to the backend.
 pub(crate) async fn cancel(addr: SocketAddr, key: [u8; 8]) -> io::Result<()> {
-    let process_id = i32::from_be_bytes([key[0], key[1], key[2], key[3]]);
-    let secret = i32::from_be_bytes([key[4], key[5], key[6], key[7]]);
-    let mut out = BytesMut::new();
-    frontend::cancel_request(process_id, secret, &mut out);
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(&out).await?;
-    stream.shutdown().await
+    client::cancel(TcpStream::connect(addr).await?, key).await
 }

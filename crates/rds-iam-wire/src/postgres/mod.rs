@@ -1,8 +1,8 @@
-//! The server side of the PostgreSQL protocol, as far as the emulator needs it.
+//! The PostgreSQL protocol (version 3) as the emulator and the proxy need it.
 //!
 //! `postgres-protocol` writes frontend messages and parses backend messages (the
-//! client's view), which is what the emulator uses towards the real backend. For
-//! the client-facing side it needs the opposite direction: read the initial packet
+//! client's view), which is what [`client`] uses towards a server. For the
+//! client-facing side the opposite direction is needed: read the initial packet
 //! and a password message, write an authentication request and an error. Those few
 //! layouts live here; the tests check them against `postgres-protocol` in both
 //! directions.
@@ -10,6 +10,8 @@
 //! The decoders are functions over byte slices ([`parse_initial`], [`initial_body_len`],
 //! [`password_body_len`], [`parse_password`]); the async readers only frame the bytes
 //! and never allocate more than the limits below, whatever a length field says.
+
+pub mod client;
 
 use std::io;
 
@@ -27,7 +29,7 @@ const MAX_PASSWORD_LEN: usize = 64 * 1024;
 
 /// The first packet of a connection (it has no type byte).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Initial {
+pub enum Initial {
     /// `SSLRequest`: answer `S` and start TLS.
     SslRequest,
     /// `GSSENCRequest`: answer `N`.
@@ -42,13 +44,16 @@ pub(crate) enum Initial {
 
 /// A `StartupMessage`: protocol version and parameters, in the client's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Startup {
-    pub(crate) minor_version: u16,
-    pub(crate) params: Vec<(String, String)>,
+pub struct Startup {
+    /// The minor protocol version asked for (3.x).
+    pub minor_version: u16,
+    /// The parameters (`user`, `database`, `application_name`, options), in order.
+    pub params: Vec<(String, String)>,
 }
 
 impl Startup {
-    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+    /// The value of parameter `name`, if the client sent it.
+    pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
@@ -58,15 +63,13 @@ impl Startup {
 
 /// The body length of an initial packet from its 4-byte length field (which counts
 /// itself), if it is one the emulator reads: 4 to [`MAX_INITIAL_LEN`] - 4 bytes.
-pub(crate) fn initial_body_len(header: [u8; 4]) -> Option<usize> {
+pub fn initial_body_len(header: [u8; 4]) -> Option<usize> {
     let len = u32::from_be_bytes(header) as usize;
     (8..=MAX_INITIAL_LEN).contains(&len).then(|| len - 4)
 }
 
 /// Read the initial packet. `Ok(None)` if the client closed the connection first.
-pub(crate) async fn read_initial<S: AsyncRead + Unpin>(
-    stream: &mut S,
-) -> io::Result<Option<Initial>> {
+pub async fn read_initial<S: AsyncRead + Unpin>(stream: &mut S) -> io::Result<Option<Initial>> {
     let mut header = [0u8; 4];
     match stream.read_exact(&mut header).await {
         Ok(_) => {}
@@ -82,7 +85,7 @@ pub(crate) async fn read_initial<S: AsyncRead + Unpin>(
 }
 
 /// Decode the body of an initial packet (what follows its length field).
-pub(crate) fn parse_initial(body: &[u8]) -> Initial {
+pub fn parse_initial(body: &[u8]) -> Initial {
     let Some((code, rest)) = body.split_first_chunk::<4>() else {
         return Initial::Unsupported;
     };
@@ -127,14 +130,14 @@ fn cstr(buf: &[u8]) -> Option<(String, &[u8])> {
 
 /// The body length of a `PasswordMessage` from its 5-byte header (type `p` and a
 /// length that counts itself), if it is one: up to [`MAX_PASSWORD_LEN`] bytes.
-pub(crate) fn password_body_len(header: [u8; 5]) -> Option<usize> {
+pub fn password_body_len(header: [u8; 5]) -> Option<usize> {
     let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
     (header[0] == b'p' && (5..=MAX_PASSWORD_LEN).contains(&len)).then(|| len - 4)
 }
 
 /// The password in a `PasswordMessage` body: a string with exactly one NUL, at its
 /// end (PostgreSQL refuses anything else as "invalid password packet size").
-pub(crate) fn parse_password(body: &[u8]) -> Option<&[u8]> {
+pub fn parse_password(body: &[u8]) -> Option<&[u8]> {
     let (&0, password) = body.split_last()? else {
         return None;
     };
@@ -144,9 +147,7 @@ pub(crate) fn parse_password(body: &[u8]) -> Option<&[u8]> {
 /// Read one typed frontend message, which must be a well-formed `PasswordMessage`,
 /// and return the password. `Ok(None)` if the client closed the connection (or sent
 /// `Terminate`) instead.
-pub(crate) async fn read_password<S: AsyncRead + Unpin>(
-    stream: &mut S,
-) -> io::Result<Option<Vec<u8>>> {
+pub async fn read_password<S: AsyncRead + Unpin>(stream: &mut S) -> io::Result<Option<Vec<u8>>> {
     let mut header = [0u8; 5];
     match stream.read_exact(&mut header).await {
         Ok(_) => {}
@@ -167,14 +168,14 @@ pub(crate) async fn read_password<S: AsyncRead + Unpin>(
 }
 
 /// `AuthenticationCleartextPassword`.
-pub(crate) fn authentication_cleartext_password(buf: &mut BytesMut) {
+pub fn authentication_cleartext_password(buf: &mut BytesMut) {
     buf.put_u8(b'R');
     buf.put_i32(8);
     buf.put_i32(3);
 }
 
 /// An `ErrorResponse` with severity, SQLSTATE and message.
-pub(crate) fn error_response(buf: &mut BytesMut, severity: &str, code: &str, message: &str) {
+pub fn error_response(buf: &mut BytesMut, severity: &str, code: &str, message: &str) {
     let mut body = BytesMut::new();
     for (field, value) in [
         (b'S', severity),
@@ -191,7 +192,7 @@ pub(crate) fn error_response(buf: &mut BytesMut, severity: &str, code: &str, mes
 
 /// `NegotiateProtocolVersion`: the newest minor version served (0) and the
 /// protocol options (`_pq_.*`) not recognised.
-pub(crate) fn negotiate_protocol_version(buf: &mut BytesMut, unrecognised: &[&str]) {
+pub fn negotiate_protocol_version(buf: &mut BytesMut, unrecognised: &[&str]) {
     let mut body = BytesMut::new();
     body.put_i32(0);
     body.put_i32(i32::try_from(unrecognised.len()).unwrap_or(i32::MAX));

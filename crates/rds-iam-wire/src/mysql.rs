@@ -1,4 +1,4 @@
-//! MySQL packets as far as the emulator needs them, on top of `mysql_common`: its
+//! MySQL packets as far as the emulator and the proxy need them, on top of `mysql_common`: its
 //! `PacketCodec` frames payloads and checks sequence ids, its packet types
 //! (`HandshakePacket`, `SslRequest`, `HandshakeResponse`, `AuthSwitchRequest`,
 //! `ErrPacket`) lay out the bytes.
@@ -27,28 +27,28 @@ use mysql_common::proto::{MyDeserialize, MySerialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The first byte of an OK packet.
-pub(crate) const OK_HEADER: u8 = 0x00;
+pub const OK_HEADER: u8 = 0x00;
 /// The first byte of an ERR packet.
-pub(crate) const ERR_HEADER: u8 = 0xFF;
+pub const ERR_HEADER: u8 = 0xFF;
 /// The first byte of an `AuthSwitchRequest` (and of an EOF packet).
-pub(crate) const AUTH_SWITCH_HEADER: u8 = 0xFE;
+pub const AUTH_SWITCH_HEADER: u8 = 0xFE;
 /// The first byte of an `AuthMoreData` packet.
-pub(crate) const AUTH_MORE_DATA_HEADER: u8 = 0x01;
+pub const AUTH_MORE_DATA_HEADER: u8 = 0x01;
 /// The length of an `SslRequest` payload.
-pub(crate) const SSL_REQUEST_LEN: usize = 32;
+pub const SSL_REQUEST_LEN: usize = 32;
 /// The largest packet accepted during the handshake (tokens are about 1-2 KB).
 const MAX_HANDSHAKE_PACKET: usize = 64 * 1024;
 /// The command byte of `COM_QUERY`.
-pub(crate) const COM_QUERY: u8 = 0x03;
+pub const COM_QUERY: u8 = 0x03;
 
 /// The payload length in a packet header (3 bytes little-endian, then the sequence id).
-pub(crate) fn payload_len(header: [u8; 4]) -> usize {
+pub fn payload_len(header: [u8; 4]) -> usize {
     usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16
 }
 
 /// One packet: header with sequence id `seq`, then `payload` (shorter than
 /// [`MAX_PAYLOAD_LEN`]).
-pub(crate) fn frame(seq: u8, payload: &[u8]) -> Vec<u8> {
+pub fn frame(seq: u8, payload: &[u8]) -> Vec<u8> {
     debug_assert!(payload.len() < MAX_PAYLOAD_LEN);
     let len = (payload.len() as u32).to_le_bytes();
     let mut out = Vec::with_capacity(4 + payload.len());
@@ -58,30 +58,32 @@ pub(crate) fn frame(seq: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// One side of a connection during the handshake: the stream and the sequence ids.
-pub(crate) struct PacketStream<S> {
-    pub(crate) stream: S,
+pub struct PacketStream<S> {
+    /// The connection.
+    pub stream: S,
     codec: PacketCodec,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
-    pub(crate) fn new(stream: S) -> Self {
+    /// A stream at sequence id 0, refusing packets larger than a handshake needs.
+    pub fn new(stream: S) -> Self {
         let mut codec = PacketCodec::default();
         codec.max_allowed_packet = MAX_HANDSHAKE_PACKET;
         Self { stream, codec }
     }
 
     /// Split into the stream and the codec (to continue over an upgraded stream).
-    pub(crate) fn into_parts(self) -> (S, PacketCodec) {
+    pub fn into_parts(self) -> (S, PacketCodec) {
         (self.stream, self.codec)
     }
 
     /// Reassemble from [`into_parts`](Self::into_parts).
-    pub(crate) fn from_parts(stream: S, codec: PacketCodec) -> Self {
+    pub fn from_parts(stream: S, codec: PacketCodec) -> Self {
         Self { stream, codec }
     }
 
     /// Read one packet's payload. `Ok(None)` if the peer closed before sending one.
-    pub(crate) async fn read(&mut self) -> io::Result<Option<Vec<u8>>> {
+    pub async fn read(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut src = BytesMut::new();
         let mut payload = Vec::new();
         loop {
@@ -115,7 +117,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
     }
 
     /// Write one packet with the next sequence id and flush.
-    pub(crate) async fn write(&mut self, payload: &[u8]) -> io::Result<()> {
+    pub async fn write(&mut self, payload: &[u8]) -> io::Result<()> {
         let mut out = BytesMut::new();
         self.codec
             .encode(&mut &payload[..], &mut out)
@@ -125,7 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
     }
 
     /// Serialize `packet` and write it.
-    pub(crate) async fn write_packet(&mut self, packet: &impl MySerialize) -> io::Result<()> {
+    pub async fn write_packet(&mut self, packet: &impl MySerialize) -> io::Result<()> {
         let mut payload = Vec::new();
         packet.serialize(&mut payload);
         self.write(&payload).await
@@ -133,7 +135,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
 }
 
 /// Parse a whole payload as `T`.
-pub(crate) fn parse<'de, T>(payload: &'de [u8], ctx: T::Ctx) -> io::Result<T>
+pub fn parse<'de, T>(payload: &'de [u8], ctx: T::Ctx) -> io::Result<T>
 where
     T: MyDeserialize<'de>,
 {
@@ -141,7 +143,7 @@ where
 }
 
 /// The capability flags at the start of an `SslRequest` or `HandshakeResponse`.
-pub(crate) fn client_capabilities(payload: &[u8]) -> Option<CapabilityFlags> {
+pub fn client_capabilities(payload: &[u8]) -> Option<CapabilityFlags> {
     let bytes: [u8; 4] = payload.get(..4)?.try_into().ok()?;
     Some(CapabilityFlags::from_bits_truncate(u32::from_le_bytes(
         bytes,
@@ -150,14 +152,14 @@ pub(crate) fn client_capabilities(payload: &[u8]) -> Option<CapabilityFlags> {
 
 /// Whether a client's first packet is an `SslRequest` (rather than a
 /// `HandshakeResponse` sent without TLS).
-pub(crate) fn is_ssl_request(payload: &[u8]) -> bool {
+pub fn is_ssl_request(payload: &[u8]) -> bool {
     payload.len() == SSL_REQUEST_LEN
         && client_capabilities(payload).is_some_and(|c| c.contains(CapabilityFlags::CLIENT_SSL))
 }
 
 /// Whether a client's first packet is a well-formed `HandshakeResponse` carrying a
 /// password in clear text (`mysql_clear_password` with authentication data).
-pub(crate) fn carries_cleartext_password(payload: &[u8]) -> bool {
+pub fn carries_cleartext_password(payload: &[u8]) -> bool {
     parse::<HandshakeResponse<'_>>(payload, ()).is_ok_and(|response| {
         response.auth_plugin() == Some(&AuthPlugin::MysqlClearPassword)
             && response.scramble_buf().iter().any(|&b| b != 0)
@@ -167,7 +169,7 @@ pub(crate) fn carries_cleartext_password(payload: &[u8]) -> bool {
 /// The thread id of a statement `KILL [HARD | SOFT] [CONNECTION | QUERY] <id>` (with
 /// an optional `;` and white space around), and where its digits are in `query`.
 /// Anything else (other statements, `KILL QUERY ID`, `KILL USER`, comments) is `None`.
-pub(crate) fn kill_target(query: &[u8]) -> Option<(Range<usize>, u64)> {
+pub fn kill_target(query: &[u8]) -> Option<(Range<usize>, u64)> {
     let mut pos = 0;
     let mut next_word = || {
         while query.get(pos).is_some_and(u8::is_ascii_whitespace) {
@@ -208,21 +210,21 @@ pub(crate) fn kill_target(query: &[u8]) -> Option<(Range<usize>, u64)> {
 }
 
 /// An ERR packet payload, protocol 4.1 style with the SQLSTATE.
-pub(crate) fn err_packet(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
+pub fn err_packet(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
     err_payload(code, Some(SqlState::new(*state)), message)
 }
 
 /// An ERR packet payload for a client that has not said yet whether it speaks
 /// protocol 4.1 (before its handshake response): without the SQLSTATE, as servers
 /// send it then.
-pub(crate) fn err_packet_before_handshake(code: u16, message: &str) -> Vec<u8> {
+pub fn err_packet_before_handshake(code: u16, message: &str) -> Vec<u8> {
     err_payload(code, None, message)
 }
 
 /// An ERR packet payload sent before the handshake (without a SQLSTATE) as a client
 /// that has sent its handshake response reads it: with the generic SQLSTATE `HY000`
 /// (what clients assume for such errors). Anything else is returned as it is.
-pub(crate) fn with_sql_state(err: &[u8]) -> Vec<u8> {
+pub fn with_sql_state(err: &[u8]) -> Vec<u8> {
     if err.len() < 3 || err[0] != ERR_HEADER || err.get(3) == Some(&b'#') {
         return err.to_vec();
     }
@@ -240,7 +242,7 @@ fn err_payload(code: u16, state: Option<SqlState>, message: &str) -> Vec<u8> {
 }
 
 /// The error code and SQLSTATE of an ERR packet payload.
-pub(crate) fn err_code(payload: &[u8], capabilities: CapabilityFlags) -> Option<(u16, String)> {
+pub fn err_code(payload: &[u8], capabilities: CapabilityFlags) -> Option<(u16, String)> {
     match parse::<ErrPacket<'_>>(payload, capabilities).ok()? {
         ErrPacket::Error(error) => Some((
             error.error_code(),
@@ -256,7 +258,7 @@ pub(crate) fn err_code(payload: &[u8], capabilities: CapabilityFlags) -> Option<
 /// A fresh 20-byte scramble of printable ASCII, as servers send in their greeting.
 /// The emulator never checks a response to it (it switches every client to
 /// `mysql_clear_password`), so it only needs to differ between connections.
-pub(crate) fn scramble() -> [u8; 20] {
+pub fn scramble() -> [u8; 20] {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let keys = std::hash::RandomState::new();
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
