@@ -7,6 +7,7 @@
 //! rds-iam connect 'jdbc:aws-wrapper:postgresql://...' -c 'SELECT current_user'
 //! rds-iam emulator --engine postgres --listen 127.0.0.1:15432 --backend 127.0.0.1:5432 \
 //!     --endpoint mydb.cluster-abc123.us-east-1.rds.amazonaws.com:5432 --region us-east-1
+//! rds-iam proxy 'jdbc:aws-wrapper:postgresql://...?wrapperPlugins=iam&user=app' &  # psql -h 127.0.0.1
 //! ```
 //!
 //! Exit codes: 0 success, 1 failure (one line on stderr naming the cause), 2 usage error.
@@ -18,6 +19,7 @@
 
 mod connect;
 mod emulator;
+mod proxy;
 mod report;
 mod token;
 
@@ -41,6 +43,7 @@ enum Command {
     Token(token::Args),
     Connect(connect::Args),
     Emulator(emulator::Args),
+    Proxy(proxy::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +51,6 @@ fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Connect(args) => connect::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Proxy(args) => proxy::run(args),
     })
 }

@@ -1,0 +1,203 @@
+//! `proxy`: a local IAM login proxy for tools that cannot embed the library (psql, Liquibase,
+//! Flyway, GUI clients).
+//!
+//! ```sh
+//! rds-iam proxy 'jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres?wrapperPlugins=iam&user=harness_iam_user' &
+//! liquibase --url=jdbc:postgresql://127.0.0.1:5432/postgres --username=harness_iam_user update
+//! ```
+//!
+//! A thin layer over `rds_iam::proxy` (feature `proxy`): flags to builder methods, signals to
+//! [`RunningProxy::shutdown`]. Prints `listening on ADDR` once ready.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rds_iam::jdbc::JdbcUrl;
+use rds_iam::proxy::{ProxyBuilder, RunningProxy};
+
+use super::report::{self, Failure};
+
+const AFTER_HELP: &str = "\
+Clients connect to the proxy in plaintext, with sslmode=disable or prefer and no password \
+(any password is ignored); the proxy dials the database of the JDBC URL, verifies its \
+certificate as the URL says, logs in with an IAM token from its token cache (the default AWS \
+credentials chain) as the user the client names, and relays. The token never leaves the \
+proxy except over that verified TLS connection, and is never logged.
+
+Anyone who can connect to the proxy logs in as the IAM user: it listens on loopback unless \
+--allow-non-loopback is given.
+
+On SIGTERM or SIGINT the proxy stops accepting, waits up to --max-sigterm-delay for the open \
+sessions to end, closes the rest and exits: 143 (SIGTERM) or 130 (SIGINT), or 0 with \
+--exit-zero-on-sigterm.
+
+Exit codes: 0 stopped as asked, 1 failure (the URL, the CAs, the credentials, the address, or \
+--run-connection-test's login), 2 usage error.";
+
+/// Run a local IAM login proxy: clients connect without a password
+///
+/// PostgreSQL clients connect to --listen (default 127.0.0.1:5432, or the next free port) and
+/// are logged in to the database of the JDBC URL with IAM tokens.
+#[derive(Debug, clap::Parser)]
+#[command(name = "proxy", after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// The database's JDBC URL (jdbc:aws-wrapper:postgresql://HOST:PORT/DB?wrapperPlugins=iam&user=USER)
+    #[arg(value_name = "JDBC_URL")]
+    pub url: String,
+    /// Where clients connect (default 127.0.0.1:5432, or the next free port)
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Allow --listen on an address that is not loopback (anyone who reaches it logs in)
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+    /// A database user clients may log in as (repeatable; default: the URL's user)
+    #[arg(long = "user", value_name = "NAME")]
+    pub users: Vec<String>,
+    /// At most this many client sessions at once; the next client gets an error
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has for its start-up, and the proxy for the login to the database
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    pub handshake_timeout: Duration,
+    /// Close sessions idle for this many seconds (default: never)
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub idle_timeout: Option<Duration>,
+    /// Seconds to wait for open sessions after SIGTERM or SIGINT before closing them
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = seconds_or_zero)]
+    pub max_sigterm_delay: Duration,
+    /// Exit with 0 (not 143 or 130) when stopped by SIGTERM or SIGINT
+    #[arg(long)]
+    pub exit_zero_on_sigterm: bool,
+    /// Log in to the database once at start (TLS, token, login) and exit 1 if that fails
+    #[arg(long)]
+    pub run_connection_test: bool,
+}
+
+fn seconds(value: &str) -> Result<Duration, &'static str> {
+    match seconds_or_zero(value)? {
+        d if d.is_zero() => Err("seconds above 0 are needed (e.g. 10 or 0.5)"),
+        d => Ok(d),
+    }
+}
+
+fn seconds_or_zero(value: &str) -> Result<Duration, &'static str> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or("seconds are needed (e.g. 10 or 0.5)")
+}
+
+/// The builder for `args`.
+fn builder(args: &Args) -> Result<ProxyBuilder, Failure> {
+    let url = JdbcUrl::parse(&args.url).map_err(|e| Failure::error(&e))?;
+    let mut builder = ProxyBuilder::from_url(&url)
+        .map_err(|e| Failure::error(&e))?
+        .allow_non_loopback(args.allow_non_loopback)
+        .handshake_timeout(args.handshake_timeout);
+    if let Some(listen) = args.listen {
+        builder = builder.listen(listen);
+    }
+    for user in &args.users {
+        builder = builder.allow_user(user);
+    }
+    if let Some(n) = args.max_connections {
+        builder = builder.max_connections(n);
+    }
+    if let Some(idle) = args.idle_timeout {
+        builder = builder.idle_timeout(idle);
+    }
+    Ok(builder)
+}
+
+/// Start the proxy as `args` say, print `listening on ADDR`, serve until SIGTERM or SIGINT.
+pub fn run(args: Args) -> Result<(), Failure> {
+    let builder = builder(&args)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure::error(&e))?;
+    let signal = runtime.block_on(async {
+        let proxy = builder.start().await.map_err(|e| Failure::error(&e))?;
+        if args.run_connection_test {
+            proxy.test_login().await.map_err(|e| Failure::error(&e))?;
+            eprintln!("connection test: logged in to the database");
+        }
+        report::print(&format!("listening on {}", proxy.local_addr()));
+        let signal = stopped().await?;
+        stop(proxy, args.max_sigterm_delay, signal).await;
+        Ok::<_, Failure>(signal)
+    })?;
+    drop(runtime);
+    if args.exit_zero_on_sigterm {
+        return Ok(());
+    }
+    std::process::exit(match signal {
+        Signal::Term => 143,
+        Signal::Int => 130,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Term,
+    Int,
+}
+
+/// The first SIGTERM or SIGINT.
+async fn stopped() -> Result<Signal, Failure> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::error(&e))?;
+        tokio::select! {
+            _ = term.recv() => Ok(Signal::Term),
+            result = tokio::signal::ctrl_c() => result.map(|()| Signal::Int).map_err(|e| Failure::error(&e)),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .map(|()| Signal::Int)
+            .map_err(|e| Failure::error(&e))
+    }
+}
+
+async fn stop(proxy: RunningProxy, delay: Duration, signal: Signal) {
+    let open = proxy.metrics().connections_open;
+    eprintln!(
+        "stopping ({signal:?}): no new clients; waiting up to {delay:?} for {open} open session(s)"
+    );
+    let done = proxy.shutdown(delay).await;
+    if done.closed > 0 {
+        eprintln!("closed {} session(s) still open", done.closed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn flags() {
+        let args = Args::try_parse_from([
+            "proxy",
+            "jdbc:aws-wrapper:postgresql://db.abc123.us-east-1.rds.amazonaws.com/app?user=u",
+            "--listen",
+            "127.0.0.1:0",
+            "--user",
+            "a",
+            "--user",
+            "b",
+            "--idle-timeout",
+            "1.5",
+        ])
+        .unwrap();
+        assert_eq!(args.users, ["a", "b"]);
+        assert_eq!(args.idle_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(args.handshake_timeout, Duration::from_secs(30));
+        assert!(builder(&args).is_ok());
+        let err = Args::try_parse_from(["proxy", "jdbc:x", "--idle-timeout", "0"]).unwrap_err();
+        assert!(err.to_string().contains("above 0"), "{err}");
+    }
+}

@@ -1,0 +1,510 @@
+//! A local IAM login proxy (feature `proxy`): PostgreSQL clients that cannot embed this crate
+//! (psql, Liquibase and Flyway over pgjdbc, GUI tools) connect to it on loopback without a
+//! password; for each client it dials the database the JDBC URL names, verifies its
+//! certificate, logs in with an IAM token from the token cache for the user the client named,
+//! and then relays the session's bytes unchanged. The `rds-iam proxy` command is this, with
+//! flags.
+//!
+//! ```no_run
+//! use rds_iam::jdbc::JdbcUrl;
+//! use rds_iam::proxy::ProxyBuilder;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let url = JdbcUrl::parse(
+//!     "jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres\
+//!      ?wrapperPlugins=iam&user=harness_iam_user&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem",
+//! )?;
+//! let proxy = ProxyBuilder::from_url(&url)?
+//!     .listen("127.0.0.1:0".parse()?) // any free port
+//!     .start()
+//!     .await?;
+//! // Any tool: jdbc:postgresql://127.0.0.1:{port}/postgres?user=harness_iam_user, no password.
+//! println!("listening on {}", proxy.local_addr());
+//! // ... run the migrations ...
+//! proxy.shutdown(std::time::Duration::from_secs(10)).await;
+//! # Ok(()) }
+//! ```
+//!
+//! # What a client sees
+//!
+//! - The client speaks plaintext to the proxy: an `SSLRequest` is answered `N`, so
+//!   `sslmode=prefer` and `disable` work; a `require` client stops there with libpq's own
+//!   "server does not support SSL" (the proxy logs that the proxy is the TLS end). Keep the
+//!   proxy on loopback (the default; another address needs
+//!   [`allow_non_loopback`](ProxyBuilder::allow_non_loopback)) or on a Unix socket.
+//! - No password is asked for; any given is never read. The client sees the server's own
+//!   `AuthenticationOk`, parameters (`server_version` and the others), backend key, errors and
+//!   results.
+//! - A login that fails reaches the client as a PostgreSQL `ErrorResponse` (`FATAL`, SQLSTATE
+//!   28000 for a rejected token, 08006 for TLS and network failures) whose message is this
+//!   crate's diagnosis ([`ConnectError`]: which check failed and what to change); a server
+//!   that refuses the session itself (no such database) is passed on as it said it.
+//! - A cancel request (psql's Ctrl-C, `Statement.cancel()`) is forwarded, over a verified TLS
+//!   connection, to the server of the session whose backend key it carries.
+//!
+//! # The login, per client
+//!
+//! The same as the connectors' ([`crate::connect`]): the hosts of the URL in order
+//! ([`crate::plan`]: what is dialled, signed and verified), TLS started and the certificate
+//! checked as the URL says before anything else is sent, a token from the
+//! [`TokenProvider`] (one signature serves every client for its lifetime), and one retry with
+//! a fresh token when the server rejects a cached one. The token is sent only over that
+//! verified connection; it is never logged, counted or put in an error.
+//!
+//! # Security
+//!
+//! Whoever can connect to the proxy logs in as the IAM user: that is its purpose. The
+//! listening address is loopback unless [`allow_non_loopback`](ProxyBuilder::allow_non_loopback)
+//! says otherwise; the users it logs in as are the URL's (or the builder's
+//! [`user`](ProxyBuilder::user)) unless [`allow_user`](ProxyBuilder::allow_user) lists others.
+//!
+//! # Not yet
+//!
+//! MySQL and MariaDB clients ([`ProxyError::UnsupportedEngine`]), Unix sockets.
+
+mod metrics;
+mod postgres;
+mod relay;
+mod upstream;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::connect::builder::{shared_setters, tls_setup, tokens_or_default};
+use crate::connect::{ConnectError, Settings};
+use crate::jdbc::{Engine, JdbcUrl};
+use crate::plan::Target;
+use crate::provider::TokenProvider;
+
+pub use metrics::{FailureCause, ProxyMetrics};
+
+use metrics::Counters;
+use upstream::{Dialer, make_tls};
+
+/// The default limit on a client's start-up and the login to the server.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many ports after the engine's default port are tried when no address is given.
+const PORT_TRIES: u16 = 20;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The URL, the TLS set-up or the credentials are refused (as by a connector).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The URL is for an engine the proxy does not serve yet.
+    #[error(
+        "the proxy serves PostgreSQL only so far, and the JDBC URL is for {engine}: for MySQL and \
+         MariaDB use the library's MySqlConnector, or a token from rds-iam token"
+    )]
+    UnsupportedEngine {
+        /// The URL's engine.
+        engine: Engine,
+    },
+    /// The address is not a loopback address and that was not allowed.
+    #[error(
+        "the proxy would listen on {addr}, which is not a loopback address: anyone who can reach \
+         it would log in to the database as the IAM user without a password; listen on \
+         127.0.0.1 or ::1, or allow it explicitly if that is what you want"
+    )]
+    NonLoopback {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The address could not be bound.
+    #[error(
+        "could not listen on {addr}: choose another address or port (is another server using it?)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Builds and starts a proxy: [`ProxyBuilder::from_url`].
+#[derive(Debug)]
+pub struct ProxyBuilder {
+    settings: Settings,
+    tokens: Option<TokenProvider>,
+    engine: Engine,
+    listen: Option<SocketAddr>,
+    non_loopback: bool,
+    allowed: Vec<String>,
+    max_connections: Option<usize>,
+    handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
+}
+
+impl ProxyBuilder {
+    /// A builder with the settings of `url` (hosts, user, `iamHost`, `iamDefaultPort`,
+    /// `iamRegion`, the TLS mode and CA file, `connectTimeout`, `iamExpiration`).
+    ///
+    /// ```
+    /// use rds_iam::jdbc::JdbcUrl;
+    /// use rds_iam::proxy::ProxyBuilder;
+    ///
+    /// let url = JdbcUrl::parse("jdbc:aws-wrapper:postgresql://db.abc123.us-east-1.rds.amazonaws.com/app?user=u")?;
+    /// let builder = ProxyBuilder::from_url(&url)?.max_connections(50);
+    /// # let _ = builder;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_url(url: &JdbcUrl) -> Result<Self, ProxyError> {
+        let engines = [Engine::Postgresql, Engine::Mysql, Engine::Mariadb];
+        Ok(Self {
+            settings: Settings::from_url(url, "the proxy", &engines)?,
+            tokens: None,
+            engine: url.engine(),
+            listen: None,
+            non_loopback: false,
+            allowed: Vec::new(),
+            max_connections: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            idle_timeout: None,
+        })
+    }
+
+    shared_setters!();
+
+    /// The address to listen on. Default: 127.0.0.1 and the engine's default port (5432), or
+    /// the next free one; port 0 takes any free port ([`RunningProxy::local_addr`] says which).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Whether an address that is not loopback may be listened on (default: no).
+    ///
+    /// # Security
+    ///
+    /// Anyone who can reach such an address logs in to the database as the IAM user, with no
+    /// password. A warning is logged when the proxy starts on one.
+    pub fn allow_non_loopback(mut self, allow: bool) -> Self {
+        self.non_loopback = allow;
+        self
+    }
+
+    /// Also log in as `user` when a client names it. Without any, the proxy logs in only as
+    /// the URL's user (or the one given to [`user`](Self::user)); with some, only as these.
+    pub fn allow_user(mut self, user: impl Into<String>) -> Self {
+        self.allowed.push(user.into());
+        self
+    }
+
+    /// At most `n` client sessions at once; the next client gets PostgreSQL's "too many
+    /// clients" error (SQLSTATE 53300) naming the limit.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// The limit on a client's start-up and on the login to the server
+    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`]); a client that sends nothing (or garbage) is dropped.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Close a session in which nothing moved either way for `timeout` (default: never).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Load the CAs, build the TLS connector, set up the token provider (the default AWS
+    /// credentials chain unless one is given), bind the address and start serving.
+    pub async fn start(mut self) -> Result<RunningProxy, ProxyError> {
+        if self.engine != Engine::Postgresql {
+            return Err(ProxyError::UnsupportedEngine {
+                engine: self.engine,
+            });
+        }
+        if self.settings.signing.user.is_none() {
+            self.settings.signing.user = self.allowed.first().cloned();
+        }
+        let targets = self.settings.targets()?;
+        if self.allowed.is_empty() {
+            self.allowed.push(targets[0].token.user.clone());
+        }
+        let (bundle, tls) = tls_setup(&self.settings, make_tls)
+            .await
+            .map_err(ProxyError::from)?;
+        let trusted = bundle.trusted_in(self.settings.mode).to_string();
+        let tokens = tokens_or_default(self.tokens.take(), &self.settings).await?;
+        let listener = self.bind().await?;
+        let local_addr = listener.local_addr().map_err(|source| ProxyError::Bind {
+            addr: self
+                .listen
+                .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            source,
+        })?;
+        if !local_addr.ip().is_loopback() {
+            tracing::warn!(
+                target: "rds_iam::proxy",
+                %local_addr,
+                "listening on an address that is not loopback: anyone who can reach it logs in to \
+                 the database as the IAM user without a password"
+            );
+        }
+        let (stop, _) = watch::channel(false);
+        let state = Arc::new(State {
+            targets,
+            tokens,
+            dialer: Dialer {
+                tls,
+                trusted,
+                connect_timeout: self.settings.connect_timeout,
+            },
+            allowed: self.allowed,
+            default_database: self.settings.database.clone(),
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            counters: Counters::default(),
+            cancel_keys: Mutex::new(HashMap::new()),
+            stop,
+        });
+        tracing::info!(
+            target: "rds_iam::proxy",
+            %local_addr,
+            servers = %state.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            tls_mode = %self.settings.mode,
+            users = %state.allowed_list(),
+            "proxy ready"
+        );
+        let accept = tokio::spawn(accept_loop(listener, state.clone()));
+        Ok(RunningProxy {
+            local_addr,
+            state,
+            accept,
+        })
+    }
+
+    async fn bind(&self) -> Result<TcpListener, ProxyError> {
+        if let Some(addr) = self.listen {
+            if !addr.ip().is_loopback() && !self.non_loopback {
+                return Err(ProxyError::NonLoopback { addr });
+            }
+            return TcpListener::bind(addr)
+                .await
+                .map_err(|source| ProxyError::Bind { addr, source });
+        }
+        let first = self.engine.default_port();
+        let mut last = None;
+        for port in first..first.saturating_add(PORT_TRIES) {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            match TcpListener::bind(addr).await {
+                Ok(listener) => return Ok(listener),
+                Err(source) => last = Some((addr, source)),
+            }
+        }
+        let (addr, source) = last.unwrap_or_else(|| {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, first));
+            (addr, io::Error::other("no port to try"))
+        });
+        Err(ProxyError::Bind { addr, source })
+    }
+}
+
+/// What the sessions share.
+pub(crate) struct State {
+    targets: Vec<Target>,
+    tokens: TokenProvider,
+    dialer: Dialer,
+    allowed: Vec<String>,
+    default_database: Option<String>,
+    handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    counters: Counters,
+    /// The backend key of each open session, and its server.
+    cancel_keys: Mutex<HashMap<[u8; 8], Target>>,
+    /// Set when the proxy stops: the relays end.
+    stop: watch::Sender<bool>,
+}
+
+impl State {
+    fn allows(&self, user: &str) -> bool {
+        self.allowed.iter().any(|a| a == user)
+    }
+
+    fn allowed_list(&self) -> String {
+        self.allowed
+            .iter()
+            .map(|u| format!("\"{u}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The targets, signed for `user`.
+    fn targets_for(&self, user: &str) -> Vec<Target> {
+        self.targets
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                t.token.user = user.to_owned();
+                t
+            })
+            .collect()
+    }
+
+    /// A session slot, unless the limit is reached.
+    fn permit(self: &Arc<Self>) -> Option<Permit> {
+        let open = self.counters.open.fetch_add(1, Ordering::AcqRel);
+        let permit = Permit(self.clone());
+        match self.max_connections {
+            Some(max) if open >= max as u64 => None, // the permit's drop gives the slot back
+            _ => Some(permit),
+        }
+    }
+}
+
+/// One open client session (counted in `connections_open`).
+pub(crate) struct Permit(Arc<State>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.counters.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: wait rather than spin.
+                tracing::warn!(target: "rds_iam::proxy", %error, "could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        state.counters.total.fetch_add(1, Ordering::Relaxed);
+        let permit = state.permit();
+        tokio::spawn(postgres::serve(state.clone(), stream, peer, permit));
+    }
+}
+
+/// An error's message and its causes, on one line (no cause repeats its parent: the crate's
+/// errors keep their causes out of their messages).
+pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+/// A running proxy. Dropping it leaves the proxy running until the runtime ends; stop it with
+/// [`shutdown`](Self::shutdown).
+#[derive(Debug)]
+pub struct RunningProxy {
+    local_addr: SocketAddr,
+    state: Arc<State>,
+    accept: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("targets", &self.targets)
+            .field("allowed", &self.allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a [`RunningProxy::shutdown`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Shutdown {
+    /// Sessions still open when the grace period ended, then closed (0: all ended by
+    /// themselves).
+    pub closed: u64,
+}
+
+impl RunningProxy {
+    /// The address the proxy listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The counters now.
+    pub fn metrics(&self) -> ProxyMetrics {
+        self.state.counters.snapshot(self.state.tokens.stats())
+    }
+
+    /// The token provider (shared by every session; its statistics are the cache's).
+    pub fn token_provider(&self) -> &TokenProvider {
+        &self.state.tokens
+    }
+
+    /// Whether the proxy still accepts clients.
+    pub fn is_accepting(&self) -> bool {
+        !self.accept.is_finished()
+    }
+
+    /// One full IAM login to the server (TLS, token, start-up) as the first allowed user, then
+    /// log out: what `--run-connection-test` does.
+    pub async fn test_login(&self) -> Result<(), ConnectError> {
+        let state = &*self.state;
+        let user = state.allowed[0].clone();
+        let mut params = vec![("user".to_owned(), user.clone())];
+        if let Some(database) = &state.default_database {
+            params.push(("database".to_owned(), database.clone()));
+        }
+        let targets = state.targets_for(&user);
+        let session = crate::connect::login::each_target(&targets, |_, target| {
+            let params = &params;
+            crate::connect::login::login(&state.tokens, target, Engine::Postgresql, move |token| {
+                state.dialer.postgres_login(target, params, token)
+            })
+        })
+        .await?;
+        let mut stream = session.stream;
+        // Terminate.
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, &[b'X', 0, 0, 0, 4]).await;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+        Ok(())
+    }
+
+    /// Stop accepting clients, wait up to `grace` for the open sessions to end, then close
+    /// those left.
+    pub async fn shutdown(self, grace: Duration) -> Shutdown {
+        self.accept.abort();
+        let _ = self.accept.await;
+        let open = || self.state.counters.open.load(Ordering::Acquire);
+        let deadline = tokio::time::Instant::now() + grace;
+        while open() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20).min(grace)).await;
+        }
+        let closed = open();
+        if closed > 0 {
+            tracing::info!(target: "rds_iam::proxy", sessions = closed, "closing the sessions still open");
+            self.state.stop.send_replace(true);
+            let until = tokio::time::Instant::now() + Duration::from_secs(1);
+            while open() > 0 && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        tracing::info!(target: "rds_iam::proxy", "proxy stopped");
+        Shutdown { closed }
+    }
+}
