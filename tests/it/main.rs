@@ -42,3 +42,5 @@ mod connect_cli;
 #[cfg(any(feature = "deadpool", feature = "bb8"))]
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod pools;
+#[cfg(all(feature = "proxy", feature = "_postgres"))]
+mod proxy;

@@ -423,7 +423,7 @@ impl<E: Db> Emulated<E> {
     }
 
     /// The tunnel case: dial the emulator on 127.0.0.1, verify and sign the RDS name.
-    fn url_text(&self, user: &str, database: &str) -> String {
+    pub(crate) fn url_text(&self, user: &str, database: &str) -> String {
         format!(
             "jdbc:aws-wrapper:{}://127.0.0.1:{}/{database}?wrapperPlugins=iam&user={user}\
              &iamHost={ENDPOINT_HOST}&iamDefaultPort={}&{}&{}={}&{}",
