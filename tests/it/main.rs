@@ -44,3 +44,5 @@ mod connect_cli;
 mod pools;
 #[cfg(all(feature = "proxy", feature = "_postgres"))]
 mod proxy;
+#[cfg(all(feature = "proxy", feature = "aws-config", feature = "_postgres"))]
+mod proxy_cli;

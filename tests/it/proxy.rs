@@ -3,8 +3,8 @@
 //! clock shared by the emulator and the proxy's token cache.
 
 use std::net::SocketAddr;
-use tokio::process::Command;
 use std::time::Duration;
+use tokio::process::Command;
 
 use rds_iam::clock::ManualClock;
 use rds_iam::jdbc::JdbcUrl;
@@ -56,10 +56,9 @@ async fn client(
 
 /// The error a client of the proxy gets: its SQLSTATE and message.
 async fn refusal(addr: SocketAddr, user: &str, database: &str) -> (String, String) {
-    let err = client(addr, user, database)
-        .await
-        .err()
-        .expect("the login was expected to fail");
+    let Err(err) = client(addr, user, database).await else {
+        panic!("the login was expected to fail");
+    };
     let db = err
         .as_db_error()
         .unwrap_or_else(|| panic!("not a server error: {err:?}"));

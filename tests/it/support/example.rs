@@ -30,6 +30,7 @@ fn build(name: &str) -> PathBuf {
         ("mysql", cfg!(feature = "mysql")),
         ("postgres-rustls", cfg!(feature = "postgres-rustls")),
         ("mysql-rustls", cfg!(feature = "mysql-rustls")),
+        ("proxy", cfg!(feature = "proxy")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
@@ -81,6 +82,16 @@ impl ChildEnv {
             .output()
             .expect("the example runs");
         Run::new(example, output, secrets)
+    }
+
+    /// Start `example` with `args`, its stdout and stderr piped, killed when dropped.
+    pub fn spawn_example(&self, example: &'static str, args: &[&str]) -> tokio::process::Child {
+        let mut command = tokio::process::Command::from(self.command(example, args));
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        command.spawn().expect("the example starts")
     }
 
     /// [`ChildEnv::run_example`] without blocking the test's runtime (which serves the child).
