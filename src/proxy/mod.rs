@@ -60,8 +60,9 @@
 //!
 //! # Not yet
 //!
-//! MySQL and MariaDB clients ([`ProxyError::UnsupportedEngine`]), Unix sockets.
+//! MySQL and MariaDB clients ([`ProxyError::UnsupportedEngine`]), Unix sockets, JSON logs.
 
+mod http;
 mod metrics;
 mod postgres;
 mod relay;
@@ -70,7 +71,7 @@ mod upstream;
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -146,6 +147,7 @@ pub struct ProxyBuilder {
     max_connections: Option<usize>,
     handshake_timeout: Duration,
     idle_timeout: Option<Duration>,
+    http: Option<SocketAddr>,
 }
 
 impl ProxyBuilder {
@@ -173,6 +175,7 @@ impl ProxyBuilder {
             max_connections: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             idle_timeout: None,
+            http: None,
         })
     }
 
@@ -223,6 +226,15 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serve health checks and metrics over HTTP on `addr`: `/startup` and `/liveness` (200
+    /// while the proxy runs), `/readiness` (200 while it accepts clients under its connection
+    /// limit, else 503; it never dials the database), `/metrics` (Prometheus text format, see
+    /// [`ProxyMetrics::prometheus`]). No label or body carries a user name, address or secret.
+    pub fn http_address(mut self, addr: SocketAddr) -> Self {
+        self.http = Some(addr);
+        self
+    }
+
     /// Load the CAs, build the TLS connector, set up the token provider (the default AWS
     /// credentials chain unless one is given), bind the address and start serving.
     pub async fn start(mut self) -> Result<RunningProxy, ProxyError> {
@@ -244,6 +256,14 @@ impl ProxyBuilder {
         let trusted = bundle.trusted_in(self.settings.mode).to_string();
         let tokens = tokens_or_default(self.tokens.take(), &self.settings).await?;
         let listener = self.bind().await?;
+        let http = match self.http {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ProxyError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let local_addr = listener.local_addr().map_err(|source| ProxyError::Bind {
             addr: self
                 .listen
@@ -275,6 +295,7 @@ impl ProxyBuilder {
             counters: Counters::default(),
             cancel_keys: Mutex::new(HashMap::new()),
             stop,
+            accepting: AtomicBool::new(true),
         });
         tracing::info!(
             target: "rds_iam::proxy",
@@ -284,11 +305,15 @@ impl ProxyBuilder {
             users = %state.allowed_list(),
             "proxy ready"
         );
+        let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+        let http = http.map(|listener| tokio::spawn(http::serve(listener, state.clone())));
         let accept = tokio::spawn(accept_loop(listener, state.clone()));
         Ok(RunningProxy {
             local_addr,
+            http_addr,
             state,
             accept,
+            http,
         })
     }
 
@@ -333,6 +358,8 @@ pub(crate) struct State {
     cancel_keys: Mutex<HashMap<[u8; 8], Target>>,
     /// Set when the proxy stops: the relays end.
     stop: watch::Sender<bool>,
+    /// Whether clients are accepted (for `/readiness`).
+    accepting: AtomicBool,
 }
 
 impl State {
@@ -418,8 +445,10 @@ pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 #[derive(Debug)]
 pub struct RunningProxy {
     local_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     state: Arc<State>,
     accept: JoinHandle<()>,
+    http: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for State {
@@ -444,6 +473,12 @@ impl RunningProxy {
     /// The address the proxy listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the health and metrics endpoints, when asked for
+    /// ([`ProxyBuilder::http_address`]).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// The counters now.
@@ -488,6 +523,7 @@ impl RunningProxy {
     /// Stop accepting clients, wait up to `grace` for the open sessions to end, then close
     /// those left.
     pub async fn shutdown(self, grace: Duration) -> Shutdown {
+        self.state.accepting.store(false, Ordering::Release);
         self.accept.abort();
         let _ = self.accept.await;
         let open = || self.state.counters.open.load(Ordering::Acquire);
@@ -503,6 +539,9 @@ impl RunningProxy {
             while open() > 0 && tokio::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+        }
+        if let Some(http) = &self.http {
+            http.abort();
         }
         tracing::info!(target: "rds_iam::proxy", "proxy stopped");
         Shutdown { closed }

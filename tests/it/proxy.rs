@@ -65,6 +65,23 @@ async fn refusal(addr: SocketAddr, user: &str, database: &str) -> (String, Strin
     (db.code().code().to_owned(), db.message().to_owned())
 }
 
+/// `GET path` from the proxy's HTTP address: the status (code and reason) and the body.
+async fn get(http: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(http).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("HTTP/1.1 ")
+        .unwrap();
+    (status.to_owned(), body.to_owned())
+}
+
 async fn current_user(client: &tokio_postgres::Client) -> String {
     client
         .query_one("SELECT current_user::text", &[])
@@ -425,12 +442,25 @@ async fn limits_garbage_and_silent_clients_and_the_drain() {
     let e = Emulated::<Pg>::start().await;
     let database = Pg::create_user_with_notes(user).await;
     let tokens = provider(&e.clock).await;
-    let proxy = start(&e.url(user, &database), tokens, |b| {
+    let proxy = start(&e.url(user, &database), tokens.clone(), |b| {
         b.max_connections(2)
             .handshake_timeout(Duration::from_millis(500))
+            .http_address("127.0.0.1:0".parse().unwrap())
     })
     .await;
     let addr = proxy.local_addr();
+    let http = proxy.http_addr().unwrap();
+    // Health: the checks never dial the database.
+    for path in ["/startup", "/liveness", "/readiness"] {
+        assert_eq!(
+            get(http, path).await,
+            ("200 OK".into(), "ok\n".into()),
+            "{path}"
+        );
+    }
+    assert!(e.emulator.logins().is_empty());
+    assert_eq!(tokens.stats().minted, 0);
+    assert_eq!(get(http, "/nope").await.0, "404 Not Found");
     let first = client(addr, user, &database).await.unwrap();
 
     // Garbage: dropped with a protocol error, the session goes on.
@@ -452,6 +482,26 @@ async fn limits_garbage_and_silent_clients_and_the_drain() {
 
     // The limit: a second session fits, a third is refused with PostgreSQL's own error.
     let second = client(addr, user, &database).await.unwrap();
+    assert_eq!(get(http, "/readiness").await.0, "503 Service Unavailable");
+    let (status, metrics) = get(http, "/metrics").await;
+    assert_eq!(status, "200 OK");
+    assert!(
+        metrics.contains("\nrds_iam_proxy_connections_open 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nrds_iam_proxy_logins_ok_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nrds_iam_proxy_tokens_minted_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rds_iam_proxy_logins_failed_total{cause=\"client\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(user), "no user names in the metrics");
     let (code, message) = refusal(addr, user, &database).await;
     assert_eq!(code, "53300");
     assert!(message.contains("limit of 2 connections"), "{message}");

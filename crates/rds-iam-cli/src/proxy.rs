@@ -68,6 +68,9 @@ pub struct Args {
     /// Exit with 0 (not 143 or 130) when stopped by SIGTERM or SIGINT
     #[arg(long)]
     pub exit_zero_on_sigterm: bool,
+    /// Serve /startup, /readiness, /liveness and /metrics (Prometheus) over HTTP here
+    #[arg(long, value_name = "IP:PORT")]
+    pub http_address: Option<SocketAddr>,
     /// Log in to the database once at start (TLS, token, login) and exit 1 if that fails
     #[arg(long)]
     pub run_connection_test: bool,
@@ -107,6 +110,9 @@ fn builder(args: &Args) -> Result<ProxyBuilder, Failure> {
     if let Some(idle) = args.idle_timeout {
         builder = builder.idle_timeout(idle);
     }
+    if let Some(http) = args.http_address {
+        builder = builder.http_address(http);
+    }
     Ok(builder)
 }
 
@@ -119,6 +125,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         if args.run_connection_test {
             proxy.test_login().await.map_err(|e| Failure::error(&e))?;
             eprintln!("connection test: logged in to the database");
+        }
+        if let Some(http) = proxy.http_addr() {
+            eprintln!(
+                "health and metrics on http://{http}/ (startup, readiness, liveness, metrics)"
+            );
         }
         report::print(&format!("listening on {}", proxy.local_addr()));
         let signal = stopped().await?;
