@@ -7,12 +7,15 @@
 use mysql_async::prelude::Queryable;
 use rds_iam::postgres::PgConnector;
 use rds_iam::setup::{self, Step};
+use rds_iam_emulator::{Emulator, EmulatorConfig, Wire};
 use tokio_postgres::error::SqlState;
 
 use crate::connect::Emulated;
 use crate::support::engine::{MySql, Postgres};
-use crate::support::example::ChildEnv;
-use crate::support::iam::provider;
+use crate::support::example::{ChildEnv, Run};
+use crate::support::iam::{
+    ACCESS_KEY_ID, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials, provider,
+};
 use crate::support::mariadb::{self, UserAuth};
 use crate::support::postgres::{self, RoleAuth};
 
@@ -21,14 +24,13 @@ const PG_USER: &str = "Setup \"IAM\" O'Brien\\";
 const PG_MASTER: &str = "setup_pg_master";
 const PG_DATABASE: &str = "setup_pg_db";
 
-/// Run the setup example with `args`, the admin password (if any) in its environment.
-async fn setup_cli(args: &[&str], password: Option<&str>) -> crate::support::example::Run {
-    let env = match password {
-        Some(password) => ChildEnv::empty().var("RDS_IAM_ADMIN_PASSWORD", password),
-        None => ChildEnv::empty(),
-    };
-    env.run_example_async("setup", args, password.as_slice())
-        .await
+/// Run the setup example with `args` in `env`; `secrets` must not appear in its output.
+async fn setup_cli(env: ChildEnv, args: &[&str], secrets: &[&str]) -> Run {
+    let run = env.run_example_async("setup", args, secrets).await;
+    for secret in secrets {
+        assert!(!run.stdout.contains(secret), "a secret on stdout: {run:?}");
+    }
+    run
 }
 
 /// A superuser session on `database` of the shared PostgreSQL (unix socket).
@@ -103,7 +105,7 @@ async fn postgres_setup_applies_twice_and_the_iam_user_logs_in_and_writes_liquib
         &admin_url,
     ];
     for _ in 0..2 {
-        let run = setup_cli(&base, None).await;
+        let run = setup_cli(ChildEnv::empty(), &base, &[]).await;
         assert_eq!(run.code, Some(0), "{run:?}");
         assert!(
             run.stdout.ends_with("applied 5 statements as postgres\n"),
@@ -138,16 +140,39 @@ async fn postgres_setup_applies_twice_and_the_iam_user_logs_in_and_writes_liquib
         "{denied}"
     );
 
-    let mut with_block = base.to_vec();
-    with_block.extend(["--liquibase-shared-owner", PG_MASTER]);
-    for _ in 0..2 {
-        let run = setup_cli(&with_block, None).await;
+    // The Liquibase block, once through the plain URL and once through an IAM admin URL (an
+    // emulator on the system clock, which the command signs with).
+    let iam_admin = Emulator::start(
+        EmulatorConfig::builder(Wire::Postgres)
+            .backend(server.addr())
+            .endpoint(ENDPOINT_HOST, 5432)
+            .region(REGION)
+            .credentials(credentials())
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let iam_admin_url = format!(
+        "jdbc:aws-wrapper:postgresql://127.0.0.1:{}/{PG_DATABASE}?wrapperPlugins=iam&user={}\
+         &iamHost={ENDPOINT_HOST}&iamDefaultPort=5432&sslmode=verify-full&sslrootcert={}",
+        iam_admin.local_addr().port(),
+        postgres::SUPERUSER,
+        iam_admin.ca_path().unwrap().display()
+    );
+    for url in [&admin_url, &iam_admin_url] {
+        let mut with_block = base.to_vec();
+        with_block[6] = url;
+        with_block.extend(["--liquibase-shared-owner", PG_MASTER]);
+        let env = ChildEnv::with_keys(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None);
+        let run = setup_cli(env, &with_block, &[SECRET_ACCESS_KEY]).await;
         assert_eq!(run.code, Some(0), "{run:?}");
         assert!(
             run.stdout.ends_with("applied 13 statements as postgres\n"),
             "{run:?}"
         );
     }
+    assert_eq!(iam_admin.logins().len(), 1, "{:?}", iam_admin.logins());
     let owners: Vec<String> = pg_session(postgres::SUPERUSER, PG_DATABASE)
         .await
         .query(
@@ -219,7 +244,8 @@ async fn mariadb_refuses_the_iam_plugin_with_1524_and_the_rest_applies_twice() {
         "--admin-url",
         &admin_url,
     ];
-    let run = setup_cli(&args, Some(MY_ADMIN_PASSWORD)).await;
+    let env = ChildEnv::empty().var("RDS_IAM_ADMIN_PASSWORD", MY_ADMIN_PASSWORD);
+    let run = setup_cli(env, &args, &[MY_ADMIN_PASSWORD]).await;
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(!run.stdout.contains(MY_ADMIN_PASSWORD), "{run:?}");
     let line = run.stderr.trim_end();

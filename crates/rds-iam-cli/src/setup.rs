@@ -392,6 +392,9 @@ mod mysql {
             return Ok(builder.build().await?.connect().await?);
         }
         let (bundle, mode) = tls_of(url, ca)?;
+        // The library's checks and its warning for `require`; mysql_async builds its own
+        // connector from the same bundle and mode.
+        rds_iam::tls::tls_connector(&bundle, mode)?;
         let roots = bundle
             .certificates_der()
             .map(|der| der.to_vec().into())
