@@ -5,13 +5,12 @@
 //! says when IAM authentication is off), a stand-in user is made, and the rest runs.
 
 use mysql_async::prelude::Queryable;
-use rds_iam::postgres::PgConnector;
 use rds_iam::setup::{self, Step};
 use rds_iam_emulator::{Emulator, EmulatorConfig, Wire};
 use tokio_postgres::error::SqlState;
 
 use crate::connect::Emulated;
-use crate::support::engine::{MySql, Postgres};
+use crate::support::engine::{Builder, Db, MySql, Postgres};
 use crate::support::example::{ChildEnv, Run};
 use crate::support::iam::{
     ACCESS_KEY_ID, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials, provider,
@@ -42,19 +41,22 @@ async fn pg_session(user: &str, database: &str) -> tokio_postgres::Client {
     client
 }
 
-/// The IAM user through the emulator, logged in to [`PG_DATABASE`].
-async fn pg_iam_session(emulated: &Emulated<Postgres>) -> tokio_postgres::Client {
-    let connector = PgConnector::from_url(&emulated.url("placeholder", PG_DATABASE))
+/// `user` logged in to `database` through `emulated` with an IAM token.
+async fn iam_session<E: Db>(emulated: &Emulated<E>, user: &str, database: &str) -> E::Session {
+    let connector = E::from_url(&emulated.url("placeholder", database))
         .unwrap()
-        .user(PG_USER)
+        .user(user)
         .system_roots(false)
         .token_provider(provider(&emulated.clock).await)
         .build()
         .await
         .unwrap();
-    let (client, connection) = connector.connect().await.unwrap();
-    tokio::spawn(connection);
-    client
+    E::connect(&connector).await.unwrap()
+}
+
+/// The IAM user through the emulator, logged in to [`PG_DATABASE`].
+async fn pg_iam_session(emulated: &Emulated<Postgres>) -> tokio_postgres::Client {
+    iam_session(emulated, PG_USER, PG_DATABASE).await
 }
 
 fn liquibase_insert(id: &str) -> String {
@@ -279,16 +281,7 @@ async fn mariadb_refuses_the_iam_plugin_with_1524_and_the_rest_applies_twice() {
 
     // The IAM user logs in through the emulator and writes in the database granted.
     let emulated = Emulated::<MySql>::start().await;
-    let connector =
-        rds_iam::mysql::MySqlConnector::from_url(&emulated.url("placeholder", MY_DATABASE))
-            .unwrap()
-            .user(MY_USER)
-            .system_roots(false)
-            .token_provider(provider(&emulated.clock).await)
-            .build()
-            .await
-            .unwrap();
-    let mut conn = connector.connect().await.unwrap();
+    let mut conn = iam_session(&emulated, MY_USER, MY_DATABASE).await;
     let user: String = conn
         .query_first("SELECT CURRENT_USER()")
         .await

@@ -113,12 +113,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .as_deref()
         .map(|url| admin_url(url, args.engine))
         .transpose()?;
-    let database = database(&args, admin_url.as_ref())?;
+    let mut database = database(&args, admin_url.as_ref())?;
+    if args.engine == EngineArg::Postgres {
+        database.get_or_insert_with(|| "postgres".into());
+    }
     let policy = policy(&args)?;
     let statements = match args.engine {
         EngineArg::Postgres => generate::postgres(
             &args.user,
-            database.as_deref().unwrap_or("postgres"),
+            database.as_deref().unwrap_or_default(),
             args.liquibase_shared_owner.as_deref(),
         ),
         EngineArg::Mysql if args.liquibase_shared_owner.is_some() => {
@@ -208,8 +211,8 @@ fn admin_url(text: &str, engine: EngineArg) -> Result<JdbcUrl, Failure> {
     Ok(url)
 }
 
-/// The database granted on: `--database`, else the admin URL's. On PostgreSQL the schema
-/// grants apply to the database connected to, so the two must agree.
+/// The database granted on (and connected to): `--database`, else the admin URL's. On
+/// PostgreSQL the schema grants apply to the database connected to, so the two must agree.
 fn database(args: &Args, url: Option<&JdbcUrl>) -> Result<Option<String>, Failure> {
     let from_url = url.and_then(JdbcUrl::database).filter(|d| !d.is_empty());
     match (&args.database, from_url) {
@@ -357,7 +360,7 @@ mod postgres {
             config
                 .user(url.user().unwrap_or_default())
                 .ssl_mode(tokio_postgres::config::SslMode::Require);
-            if let Some(database) = database.or(url.database()) {
+            if let Some(database) = database {
                 config.dbname(database);
             }
             if let Some(password) = password(url) {
