@@ -419,3 +419,70 @@ mod mysql {
         Ok(Conn::new(opts).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["setup", "--engine", "postgres", "--user", "u"];
+        argv.extend(extra);
+        Args::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn refusals_that_mean_no_iam_on_the_server_say_so() {
+        let create = &generate::mysql("u", None).unwrap()[0];
+        let line = failed(
+            0,
+            create,
+            "1524",
+            "Plugin 'AWSAuthenticationPlugin' is not loaded",
+        );
+        assert!(line.starts_with("statement 1 (the database user"), "{line}");
+        assert!(
+            line.contains("--enable-iam-database-authentication"),
+            "{line}"
+        );
+        let grant = &generate::postgres("u", "postgres", None).unwrap()[1];
+        let line = failed(1, grant, "42704", "role \"rds_iam\" does not exist");
+        assert!(line.contains("not RDS/Aurora PostgreSQL"), "{line}");
+        // Any other refusal is the server's words alone.
+        assert_eq!(
+            failed(1, grant, "42501", "permission denied"),
+            "statement 2 (the rds_iam role: without it RDS refuses every IAM token) failed: \
+             permission denied"
+        );
+    }
+
+    #[test]
+    fn the_database_is_the_flags_or_the_urls_and_they_must_agree_on_postgres() {
+        let url = admin_url("jdbc:postgresql://db/app?user=admin", EngineArg::Postgres).unwrap();
+        assert_eq!(
+            database(&args(&[]), Some(&url)).unwrap().as_deref(),
+            Some("app")
+        );
+        assert_eq!(
+            database(&args(&["--database", "app"]), Some(&url))
+                .unwrap()
+                .as_deref(),
+            Some("app")
+        );
+        assert!(matches!(
+            database(&args(&["--database", "other"]), Some(&url)),
+            Err(Failure::Usage(_))
+        ));
+        assert_eq!(database(&args(&[]), None).unwrap(), None);
+        // The wrong engine, or no user, in the admin URL.
+        assert!(matches!(
+            admin_url("jdbc:mysql://db/app?user=admin", EngineArg::Postgres),
+            Err(Failure::Usage(_))
+        ));
+        assert!(matches!(
+            admin_url("jdbc:postgresql://db/app", EngineArg::Postgres),
+            Err(Failure::Usage(_))
+        ));
+    }
+}
