@@ -296,3 +296,41 @@ async fn mariadb_refuses_the_iam_plugin_with_1524_and_the_rest_applies_twice() {
     .unwrap();
     let _ = conn.disconnect().await;
 }
+
+/// A user name holding the DO blocks' dollar-quote tag and a backslash: the library's
+/// statements, run twice, create exactly that role.
+#[tokio::test]
+async fn postgres_statements_create_exactly_the_named_role_whatever_it_holds() {
+    let name = "Tag $rds_iam$ \\\"x'; DROP ROLE postgres; --";
+    postgres::shared()
+        .create_database("setup_pg_tag_db", postgres::SUPERUSER)
+        .await;
+    let admin = pg_session(postgres::SUPERUSER, "setup_pg_tag_db").await;
+    admin
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN \
+             CREATE ROLE rds_iam; END IF; END $$",
+        )
+        .await
+        .unwrap();
+    let statements = setup::postgres(name, "setup_pg_tag_db", None).unwrap();
+    assert!(statements[0].sql.starts_with("DO $rds_iam_1$"));
+    for _ in 0..2 {
+        for statement in &statements {
+            admin
+                .batch_execute(&statement.sql)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", statement.sql));
+        }
+    }
+    let row = admin
+        .query_one(
+            "SELECT count(*) FILTER (WHERE rolname = $1), \
+             bool_or(rolname = $1 AND rolcanlogin AND pg_has_role(oid, 'rds_iam', 'MEMBER')) \
+             FROM pg_roles",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (1, true));
+}
