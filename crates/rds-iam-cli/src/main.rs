@@ -21,6 +21,7 @@ mod connect;
 mod emulator;
 mod proxy;
 mod report;
+mod setup;
 mod token;
 
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ enum Command {
     Connect(connect::Args),
     Emulator(emulator::Args),
     Proxy(proxy::Args),
+    Setup(setup::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,5 +54,6 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Proxy(args) => proxy::run(args),
+        Command::Setup(args) => setup::run(args),
     })
 }
