@@ -1,26 +1,14 @@
 //! The `connect` example run for real, through the emulator in front of the throw-away
 //! PostgreSQL, with credentials from the environment: what it prints, on stdout and stderr.
 
-use rds_iam_emulator::{Emulator, EmulatorConfig, LoginOutcome, RunningEmulator, Wire};
+use rds_iam_emulator::{LoginOutcome, RunningEmulator};
 
 use crate::support::example::{self, ChildEnv, Run};
-use crate::support::iam::{ACCESS_KEY_ID, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials};
+use crate::support::iam::{ACCESS_KEY_ID, ENDPOINT_HOST, SECRET_ACCESS_KEY};
 use crate::support::postgres::{self, RoleAuth};
 
 /// What `sslmode=require` must say on stderr.
 const NOT_AUTHENTICATED: &str = "the server is not authenticated";
-
-/// An emulated endpoint on the system clock (the example signs with it).
-async fn emulator() -> RunningEmulator {
-    let config = EmulatorConfig::builder(Wire::Postgres)
-        .backend(postgres::shared().addr())
-        .endpoint(ENDPOINT_HOST, 5432)
-        .region(REGION)
-        .credentials(credentials())
-        .build()
-        .unwrap();
-    Emulator::start(config).await.unwrap()
-}
 
 /// `connect URL -c 'SELECT current_user'` as `user`, through `emulator`, in `env`.
 async fn select_current_user(
@@ -53,7 +41,7 @@ async fn require_warns_on_stderr_that_the_server_is_not_authenticated() {
     postgres::shared()
         .create_role(user, RoleAuth::Default)
         .await;
-    let emulator = emulator().await;
+    let emulator = example::pg_emulator().await;
     example::built("connect");
 
     let run = select_current_user(ChildEnv::empty(), &emulator, user, "sslmode=require").await;
@@ -92,7 +80,7 @@ async fn verify_full_prints_nothing_on_stderr() {
     postgres::shared()
         .create_role(user, RoleAuth::Default)
         .await;
-    let emulator = emulator().await;
+    let emulator = example::pg_emulator().await;
     let tls = format!(
         "sslmode=verify-full&sslrootcert={}",
         emulator.ca_path().unwrap().display()

@@ -4,25 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use rds_iam_emulator::{Emulator, EmulatorConfig, LoginOutcome, RunningEmulator, Wire};
+use rds_iam_emulator::{LoginOutcome, RunningEmulator};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Child;
 use tokio_postgres::NoTls;
 
 use crate::support::example::{self, ChildEnv};
-use crate::support::iam::{ACCESS_KEY_ID, ENDPOINT_HOST, REGION, SECRET_ACCESS_KEY, credentials};
+use crate::support::iam::{ACCESS_KEY_ID, ENDPOINT_HOST, SECRET_ACCESS_KEY};
 use crate::support::postgres::{self, RoleAuth};
-
-async fn emulator() -> RunningEmulator {
-    let config = EmulatorConfig::builder(Wire::Postgres)
-        .backend(postgres::shared().addr())
-        .endpoint(ENDPOINT_HOST, 5432)
-        .region(REGION)
-        .credentials(credentials())
-        .build()
-        .unwrap();
-    Emulator::start(config).await.unwrap()
-}
 
 /// Start the proxy for `user` through `emulator` with `flags`; its child and address.
 async fn proxy(emulator: &RunningEmulator, user: &str, flags: &[&str]) -> (Child, String) {
@@ -94,7 +83,7 @@ async fn sigterm_drains_the_open_session_then_exits() {
     postgres::shared()
         .create_role(user, RoleAuth::Default)
         .await;
-    let emulator = emulator().await;
+    let emulator = example::pg_emulator().await;
     example::built("proxy");
 
     // --exit-zero-on-sigterm: the session ends by itself within the delay; exit 0.

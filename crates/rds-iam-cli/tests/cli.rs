@@ -221,7 +221,7 @@ fn dry_run_prints_the_examples_bytes() {
 #[test]
 fn every_subcommand_has_help() {
     let help = rds_iam(&["--help"], &[]);
-    for subcommand in ["token", "connect", "emulator"] {
+    for subcommand in ["token", "connect", "emulator", "proxy"] {
         assert!(help.success().contains(subcommand), "{help:?}");
     }
     let token = rds_iam(&["token", "--help"], &[]);

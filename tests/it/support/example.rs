@@ -147,3 +147,19 @@ impl Run {
         line
     }
 }
+
+/// An emulated PostgreSQL endpoint in front of the shared throw-away server, on the system
+/// clock (the examples sign with it), for [`ENDPOINT_HOST`](super::iam::ENDPOINT_HOST).
+#[cfg(feature = "_postgres")]
+pub async fn pg_emulator() -> rds_iam_emulator::RunningEmulator {
+    use super::iam::{ENDPOINT_HOST, REGION, credentials};
+    use rds_iam_emulator::{Emulator, EmulatorConfig, Wire};
+    let config = EmulatorConfig::builder(Wire::Postgres)
+        .backend(super::postgres::shared().addr())
+        .endpoint(ENDPOINT_HOST, 5432)
+        .region(REGION)
+        .credentials(credentials())
+        .build()
+        .unwrap();
+    Emulator::start(config).await.unwrap()
+}
