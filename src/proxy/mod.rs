@@ -60,7 +60,7 @@
 //!
 //! # Not yet
 //!
-//! MySQL and MariaDB clients ([`ProxyError::UnsupportedEngine`]), Unix sockets, JSON logs.
+//! MySQL and MariaDB clients ([`ProxyError::UnsupportedEngine`]).
 
 mod http;
 mod metrics;
@@ -122,6 +122,18 @@ pub enum ProxyError {
         /// The address asked for.
         addr: SocketAddr,
     },
+    /// The Unix socket could not be made.
+    #[error(
+        "could not make the Unix socket {}: check that its directory exists and is writable, and \
+         that no other server uses that socket", path.display()
+    )]
+    UnixSocket {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
     /// The address could not be bound.
     #[error(
         "could not listen on {addr}: choose another address or port (is another server using it?)"
@@ -148,6 +160,7 @@ pub struct ProxyBuilder {
     handshake_timeout: Duration,
     idle_timeout: Option<Duration>,
     http: Option<SocketAddr>,
+    unix_dir: Option<std::path::PathBuf>,
 }
 
 impl ProxyBuilder {
@@ -176,6 +189,7 @@ impl ProxyBuilder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             idle_timeout: None,
             http: None,
+            unix_dir: None,
         })
     }
 
@@ -232,6 +246,16 @@ impl ProxyBuilder {
     /// [`ProxyMetrics::prometheus`]). No label or body carries a user name, address or secret.
     pub fn http_address(mut self, addr: SocketAddr) -> Self {
         self.http = Some(addr);
+        self
+    }
+
+    /// Also listen on a Unix socket in the directory `dir` (which must exist), named as libpq
+    /// expects: `DIR/.s.PGSQL.5432`, so that `psql -h DIR` connects. The socket is made
+    /// readable and writable by its owner only (mode 0600); a stale socket of that name is
+    /// replaced, and the socket is removed at [`RunningProxy::shutdown`].
+    #[cfg(unix)]
+    pub fn unix_socket(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.unix_dir = Some(dir.into());
         self
     }
 
@@ -305,15 +329,27 @@ impl ProxyBuilder {
             users = %state.allowed_list(),
             "proxy ready"
         );
+        #[cfg(unix)]
+        let unix = match &self.unix_dir {
+            Some(dir) => Some(bind_unix(dir, self.engine.default_port())?),
+            None => None,
+        };
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
         let http = http.map(|listener| tokio::spawn(http::serve(listener, state.clone())));
         let accept = tokio::spawn(accept_loop(listener, state.clone()));
+        #[cfg(unix)]
+        let unix = unix.map(|(listener, path)| {
+            tracing::info!(target: "rds_iam::proxy", socket = %path.display(), "also listening on a Unix socket");
+            (tokio::spawn(unix_accept_loop(listener, state.clone())), path)
+        });
         Ok(RunningProxy {
             local_addr,
             http_addr,
             state,
             accept,
             http,
+            #[cfg(unix)]
+            unix,
         })
     }
 
@@ -407,6 +443,60 @@ impl Drop for Permit {
     }
 }
 
+/// Who a client is, for the logs.
+pub(crate) enum Peer {
+    /// A TCP client.
+    Tcp(SocketAddr),
+    /// A client of the Unix socket.
+    Unix,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(addr) => addr.fmt(f),
+            Self::Unix => f.write_str("unix socket"),
+        }
+    }
+}
+
+/// Bind `DIR/.s.PGSQL.PORT`, owner-only.
+#[cfg(unix)]
+fn bind_unix(
+    dir: &std::path::Path,
+    port: u16,
+) -> Result<(tokio::net::UnixListener, std::path::PathBuf), ProxyError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let path = dir.join(format!(".s.PGSQL.{port}"));
+    let failed = |source| ProxyError::UnixSocket {
+        path: path.clone(),
+        source,
+    };
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(&path).map_err(failed)?;
+    }
+    let listener = tokio::net::UnixListener::bind(&path).map_err(failed)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    Ok((listener, path))
+}
+
+#[cfg(unix)]
+async fn unix_accept_loop(listener: tokio::net::UnixListener, state: Arc<State>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(target: "rds_iam::proxy", %error, "could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        state.counters.total.fetch_add(1, Ordering::Relaxed);
+        let permit = state.permit();
+        tokio::spawn(postgres::serve(state.clone(), stream, Peer::Unix, permit));
+    }
+}
+
 async fn accept_loop(listener: TcpListener, state: Arc<State>) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -419,8 +509,14 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
             }
         };
         state.counters.total.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
         let permit = state.permit();
-        tokio::spawn(postgres::serve(state.clone(), stream, peer, permit));
+        tokio::spawn(postgres::serve(
+            state.clone(),
+            stream,
+            Peer::Tcp(peer),
+            permit,
+        ));
     }
 }
 
@@ -449,6 +545,9 @@ pub struct RunningProxy {
     state: Arc<State>,
     accept: JoinHandle<()>,
     http: Option<JoinHandle<()>>,
+    /// The Unix socket's accept task and path.
+    #[cfg(unix)]
+    unix: Option<(JoinHandle<()>, std::path::PathBuf)>,
 }
 
 impl std::fmt::Debug for State {
@@ -522,10 +621,15 @@ impl RunningProxy {
 
     /// Stop accepting clients, wait up to `grace` for the open sessions to end, then close
     /// those left.
-    pub async fn shutdown(self, grace: Duration) -> Shutdown {
+    pub async fn shutdown(mut self, grace: Duration) -> Shutdown {
         self.state.accepting.store(false, Ordering::Release);
         self.accept.abort();
-        let _ = self.accept.await;
+        let _ = (&mut self.accept).await;
+        #[cfg(unix)]
+        if let Some((task, path)) = &self.unix {
+            task.abort();
+            let _ = std::fs::remove_file(path);
+        }
         let open = || self.state.counters.open.load(Ordering::Acquire);
         let deadline = tokio::time::Instant::now() + grace;
         while open() > 0 && tokio::time::Instant::now() < deadline {

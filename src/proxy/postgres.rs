@@ -3,17 +3,15 @@
 //! client is never asked for a password; it sees the server's own `AuthenticationOk`,
 //! parameters, backend key and errors.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use rds_iam_wire::postgres::{self as wire, Initial, Startup};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::metrics::FailureCause;
 use super::relay::{self, End};
-use super::{Permit, State, describe};
+use super::{Peer, Permit, State, describe};
 use crate::connect::ConnectError;
 use crate::connect::login;
 use crate::jdbc::Engine;
@@ -29,13 +27,11 @@ const TOO_MANY_CONNECTIONS: &str = "53300";
 
 /// Serve one client to its end. `permit` is `None` when the connection limit is reached: the
 /// client is told so after its start-up, as PostgreSQL does.
-pub(super) async fn serve(
-    state: Arc<State>,
-    mut client: TcpStream,
-    peer: SocketAddr,
-    permit: Option<Permit>,
-) {
-    let _ = client.set_nodelay(true);
+pub(super) async fn serve<C>(state: Arc<State>, mut client: C, peer: Peer, permit: Option<Permit>)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let peer = &peer;
     let startup = match tokio::time::timeout(state.handshake_timeout, startup(&mut client)).await {
         Ok(Ok(Some(startup))) => startup,
         Ok(Ok(None)) => return,
@@ -81,7 +77,9 @@ enum First {
 
 /// Read initial packets up to the start-up message (or a cancel request). `Ok(None)`: the
 /// client closed first.
-async fn startup(client: &mut TcpStream) -> std::io::Result<Option<First>> {
+async fn startup<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut C,
+) -> std::io::Result<Option<First>> {
     let mut refused_tls = false;
     loop {
         let Some(initial) = wire::read_initial(client).await? else {
@@ -112,10 +110,10 @@ async fn startup(client: &mut TcpStream) -> std::io::Result<Option<First>> {
     }
 }
 
-async fn login_and_relay(
+async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
     state: &Arc<State>,
-    mut client: TcpStream,
-    peer: SocketAddr,
+    mut client: C,
+    peer: &Peer,
     startup: Startup,
     permit: Permit,
 ) {
@@ -255,7 +253,7 @@ async fn login_and_relay(
 
 /// Forward a cancel request to the server of the session whose backend key it carries (a
 /// key no session has is ignored, as PostgreSQL does).
-async fn cancel(state: &State, peer: SocketAddr, key: [u8; 8]) {
+async fn cancel(state: &State, peer: &Peer, key: [u8; 8]) {
     let target = state
         .cancel_keys
         .lock()

@@ -521,3 +521,34 @@ async fn limits_garbage_and_silent_clients_and_the_drain() {
     assert!(first.batch_execute("SELECT 1").await.is_err());
     assert!(TcpStream::connect(addr).await.is_err());
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_unix_socket_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let user = "proxy_pg_unix_user";
+    let e = Emulated::<Pg>::start().await;
+    let database = Pg::create_user_with_notes(user).await;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start(&e.url(user, &database), provider(&e.clock).await, |b| {
+        b.unix_socket(dir.path())
+    })
+    .await;
+    let socket = dir.path().join(".s.PGSQL.5432");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (client, connection) = tokio_postgres::Config::new()
+        .host_path(dir.path())
+        .port(5432)
+        .user(user)
+        .dbname(&database)
+        .connect(NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    assert_eq!(current_user(&client).await, user);
+    drop(client);
+    proxy.shutdown(Duration::from_secs(5)).await;
+    assert!(!socket.exists());
+}

@@ -47,6 +47,9 @@ pub struct Args {
     /// Where clients connect (default 127.0.0.1:5432, or the next free port)
     #[arg(long, value_name = "IP:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Also listen on the Unix socket DIR/.s.PGSQL.5432 (owner-only; psql -h DIR)
+    #[arg(long, value_name = "DIR")]
+    pub unix_socket: Option<std::path::PathBuf>,
     /// Allow --listen on an address that is not loopback (anyone who reaches it logs in)
     #[arg(long)]
     pub allow_non_loopback: bool,
@@ -109,6 +112,10 @@ fn builder(args: &Args) -> Result<ProxyBuilder, Failure> {
     }
     if let Some(idle) = args.idle_timeout {
         builder = builder.idle_timeout(idle);
+    }
+    #[cfg(unix)]
+    if let Some(dir) = &args.unix_socket {
+        builder = builder.unix_socket(dir);
     }
     if let Some(http) = args.http_address {
         builder = builder.http_address(http);
