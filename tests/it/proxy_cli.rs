@@ -133,8 +133,14 @@ async fn sigterm_drains_the_open_session_then_exits() {
         "{text}"
     );
 
-    // Without the flag, a session still open when the delay ends is closed; exit 143.
-    let (mut child, addr) = proxy(&emulator, user, &["--max-sigterm-delay", "0.2"]).await;
+    // Without the flag, a session still open when the delay ends is closed; exit 143. Logs
+    // as JSON lines with severity and message.
+    let (mut child, addr) = proxy(
+        &emulator,
+        user,
+        &["--max-sigterm-delay", "0.2", "--log-format", "json"],
+    )
+    .await;
     let session = client(&addr, user).await;
     sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
@@ -143,10 +149,22 @@ async fn sigterm_drains_the_open_session_then_exits() {
         .unwrap();
     assert_eq!(status.code(), Some(143));
     assert!(session.query_one("SELECT 1", &[]).await.is_err());
+    let text = stderr(&mut child).await;
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let said = |severity: &str, message: &str| {
+        lines.iter().any(|l| {
+            l["severity"] == severity && l["message"].as_str().unwrap().starts_with(message)
+        })
+    };
+    assert!(said("INFO", "proxy ready"), "{text}");
+    assert!(said("INFO", "client logged in"), "{text}");
+    assert!(said("WARNING", "closed 1 session(s) still open"), "{text}");
     assert!(
-        stderr(&mut child)
-            .await
-            .contains("closed 1 session(s) still open")
+        !text.contains("X-Amz-Signature") && !text.contains(SECRET_ACCESS_KEY),
+        "{text}"
     );
     assert_eq!(
         emulator

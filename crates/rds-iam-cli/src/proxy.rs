@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rds_iam::jdbc::JdbcUrl;
-use rds_iam::proxy::{ProxyBuilder, RunningProxy};
+use rds_iam::proxy::ProxyBuilder;
 
 use super::report::{self, Failure};
 
@@ -74,9 +74,21 @@ pub struct Args {
     /// Serve /startup, /readiness, /liveness and /metrics (Prometheus) over HTTP here
     #[arg(long, value_name = "IP:PORT")]
     pub http_address: Option<SocketAddr>,
+    /// Log lines as text, or as JSON objects with severity and message (and the event's fields)
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// Log in to the database once at start (TLS, token, login) and exit 1 if that fails
     #[arg(long)]
     pub run_connection_test: bool,
+}
+
+/// How the proxy logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines of text (the command's usual stderr).
+    Text,
+    /// One JSON object a line: `severity`, `message`, `target` and the event's fields.
+    Json,
 }
 
 fn seconds(value: &str) -> Result<Duration, &'static str> {
@@ -126,21 +138,50 @@ fn builder(args: &Args) -> Result<ProxyBuilder, Failure> {
 /// Start the proxy as `args` say, print `listening on ADDR`, serve until SIGTERM or SIGINT.
 pub fn run(args: Args) -> Result<(), Failure> {
     let builder = builder(&args)?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure::error(&e))?;
+    let json = args.log_format == LogFormat::Json;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    // JSON: this command's subscriber on every thread of its runtime (the process-wide one,
+    // text, is set before the arguments are read).
+    let _main_thread = json.then(|| {
+        let dispatch = json_logs::dispatch();
+        let for_workers = dispatch.clone();
+        runtime.on_thread_start(move || {
+            std::mem::forget(tracing::dispatcher::set_default(&for_workers));
+        });
+        tracing::dispatcher::set_default(&dispatch)
+    });
+    let say = |message: &str| {
+        if json {
+            tracing::warn!(target: "rds_iam::proxy", "{message}");
+        } else {
+            eprintln!("{message}");
+        }
+    };
+    let runtime = runtime.build().map_err(|e| Failure::error(&e))?;
     let signal = runtime.block_on(async {
         let proxy = builder.start().await.map_err(|e| Failure::error(&e))?;
         if args.run_connection_test {
             proxy.test_login().await.map_err(|e| Failure::error(&e))?;
-            eprintln!("connection test: logged in to the database");
+            say("connection test: logged in to the database");
         }
         if let Some(http) = proxy.http_addr() {
-            eprintln!(
+            say(&format!(
                 "health and metrics on http://{http}/ (startup, readiness, liveness, metrics)"
-            );
+            ));
         }
         report::print(&format!("listening on {}", proxy.local_addr()));
         let signal = stopped().await?;
-        stop(proxy, args.max_sigterm_delay, signal).await;
+        let open = proxy.metrics().connections_open;
+        say(&format!(
+            "stopping ({signal:?}): no new clients; waiting up to {:?} for {open} open \
+             session(s)",
+            args.max_sigterm_delay
+        ));
+        let done = proxy.shutdown(args.max_sigterm_delay).await;
+        if done.closed > 0 {
+            say(&format!("closed {} session(s) still open", done.closed));
+        }
         Ok::<_, Failure>(signal)
     })?;
     drop(runtime);
@@ -179,14 +220,88 @@ async fn stopped() -> Result<Signal, Failure> {
     }
 }
 
-async fn stop(proxy: RunningProxy, delay: Duration, signal: Signal) {
-    let open = proxy.metrics().connections_open;
-    eprintln!(
-        "stopping ({signal:?}): no new clients; waiting up to {delay:?} for {open} open session(s)"
-    );
-    let done = proxy.shutdown(delay).await;
-    if done.closed > 0 {
-        eprintln!("closed {} session(s) still open", done.closed);
+/// `--log-format json`: one JSON object a line on stderr.
+mod json_logs {
+    use std::fmt;
+
+    use serde_json::{Map, Value};
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::Writer;
+    use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// A subscriber writing [`JsonLine`]s to stderr, filtered by `RUST_LOG` (default: info
+    /// from the proxy, warnings from the rest).
+    pub fn dispatch() -> tracing::Dispatch {
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("warn,rds_iam::proxy=info,aws_config=error"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .event_format(JsonLine)
+            .finish()
+            .into()
+    }
+
+    /// `{"severity":"INFO","message":"...","target":"...", fields...}`.
+    pub struct JsonLine;
+
+    impl<S, N> FormatEvent<S, N> for JsonLine
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            _: &FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
+            let mut fields = Map::new();
+            event.record(&mut Fields(&mut fields));
+            let severity = match *event.metadata().level() {
+                Level::ERROR => "ERROR",
+                Level::WARN => "WARNING",
+                Level::INFO => "INFO",
+                Level::DEBUG | Level::TRACE => "DEBUG",
+            };
+            let mut line = Map::new();
+            line.insert("severity".into(), severity.into());
+            line.insert(
+                "message".into(),
+                fields.remove("message").unwrap_or_else(|| "".into()),
+            );
+            line.insert("target".into(), event.metadata().target().into());
+            line.extend(fields);
+            writeln!(writer, "{}", Value::Object(line))
+        }
+    }
+
+    struct Fields<'a>(&'a mut Map<String, Value>);
+
+    impl Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.0
+                .insert(field.name().to_owned(), format!("{value:?}").into());
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.into());
+        }
+
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.0.insert(field.name().to_owned(), value.into());
+        }
+
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.0.insert(field.name().to_owned(), value.into());
+        }
+
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.0.insert(field.name().to_owned(), value.into());
+        }
     }
 }
 
