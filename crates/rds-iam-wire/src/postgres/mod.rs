@@ -62,7 +62,7 @@ impl Startup {
 }
 
 /// The body length of an initial packet from its 4-byte length field (which counts
-/// itself), if it is one the emulator reads: 4 to [`MAX_INITIAL_LEN`] - 4 bytes.
+/// itself), if it is one worth reading: 4 to 9,996 bytes (PostgreSQL's own limit is 10,000 with the length).
 pub fn initial_body_len(header: [u8; 4]) -> Option<usize> {
     let len = u32::from_be_bytes(header) as usize;
     (8..=MAX_INITIAL_LEN).contains(&len).then(|| len - 4)
@@ -129,7 +129,7 @@ fn cstr(buf: &[u8]) -> Option<(String, &[u8])> {
 }
 
 /// The body length of a `PasswordMessage` from its 5-byte header (type `p` and a
-/// length that counts itself), if it is one: up to [`MAX_PASSWORD_LEN`] bytes.
+/// length that counts itself), if it is one: up to 64 KiB.
 pub fn password_body_len(header: [u8; 5]) -> Option<usize> {
     let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
     (header[0] == b'p' && (5..=MAX_PASSWORD_LEN).contains(&len)).then(|| len - 4)
