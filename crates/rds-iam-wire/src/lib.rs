@@ -9,6 +9,13 @@
 //! This crate frames and encodes; it has no policy (what is accepted, which password is sent,
 //! what is logged): that stays with its users.
 //!
+//! Why a crate of its own: the proxy lives in the `rds-iam` library (feature `proxy`) because
+//! it must use the library's one plan, TLS set-up and login loop, which are internal; the
+//! emulator builds on the library's lean core and must not pull the proxy or a TLS client.
+//! The layouts both need sit below both, here, with only `bytes`, `tokio`'s I/O traits,
+//! `postgres-protocol` (feature `postgres`) and `mysql_common` (feature `mysql`), which the
+//! drivers already bring.
+//!
 //! | module | what it has |
 //! |---|---|
 //! | [`postgres`] | the client-facing side (initial packet, password message, authentication request, error response) and the server-facing login ([`postgres::client`]: start-up, cleartext, MD5 and SCRAM-SHA-256, up to `ReadyForQuery`; cancel requests) |

@@ -62,7 +62,8 @@ impl Startup {
 }
 
 /// The body length of an initial packet from its 4-byte length field (which counts
-/// itself), if it is one worth reading: 4 to 9,996 bytes (PostgreSQL's own limit is 10,000 with the length).
+/// itself), if it is one worth reading: 4 to 9,996 bytes (PostgreSQL's own limit is
+/// 10,000 with the length).
 pub fn initial_body_len(header: [u8; 4]) -> Option<usize> {
     let len = u32::from_be_bytes(header) as usize;
     (8..=MAX_INITIAL_LEN).contains(&len).then(|| len - 4)
