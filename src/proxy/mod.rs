@@ -267,6 +267,12 @@ impl ProxyBuilder {
                 engine: self.engine,
             });
         }
+        if let Some(addr) = self.listen
+            && !addr.ip().is_loopback()
+            && !self.non_loopback
+        {
+            return Err(ProxyError::NonLoopback { addr });
+        }
         if self.settings.signing.user.is_none() {
             self.settings.signing.user = self.allowed.first().cloned();
         }

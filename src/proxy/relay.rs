@@ -44,7 +44,13 @@ where
     let both = async {
         let up = pump(&mut client_read, &mut server_write, to_server, &last, start);
         let down = pump(&mut server_read, &mut client_write, to_client, &last, start);
-        let _ = tokio::join!(up, down);
+        let (mut up, mut down) = (std::pin::pin!(up), std::pin::pin!(down));
+        // A side that closes cleanly half-closes the other direction, which goes on until its
+        // own end; a failure on either side ends both (a dead server never holds a client).
+        tokio::select! {
+            result = &mut up => if result.is_ok() { let _ = down.await; },
+            result = &mut down => if result.is_ok() { let _ = up.await; },
+        }
     };
     let idle_watch = async {
         let Some(idle) = idle else {

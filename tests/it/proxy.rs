@@ -9,7 +9,7 @@ use tokio::process::Command;
 use rds_iam::clock::ManualClock;
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::provider::TokenProvider;
-use rds_iam::proxy::{FailureCause, ProxyBuilder, RunningProxy};
+use rds_iam::proxy::{FailureCause, ProxyBuilder, ProxyError, RunningProxy};
 use rds_iam_emulator::{LoginOutcome, Rejection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -551,4 +551,33 @@ async fn a_unix_socket_for_its_owner_only() {
     drop(client);
     proxy.shutdown(Duration::from_secs(5)).await;
     assert!(!socket.exists());
+}
+
+#[tokio::test]
+async fn a_non_loopback_address_needs_to_be_allowed_and_mysql_is_not_served_yet() {
+    let clock = ManualClock::new(t0());
+    let url = JdbcUrl::parse(
+        "jdbc:aws-wrapper:postgresql://db.abc123.us-east-1.rds.amazonaws.com/app?user=u",
+    )
+    .unwrap();
+    let err = ProxyBuilder::from_url(&url)
+        .unwrap()
+        .token_provider(provider(&clock).await)
+        .listen("0.0.0.0:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProxyError::NonLoopback { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a loopback address"), "{err}");
+
+    let mysql =
+        JdbcUrl::parse("jdbc:aws-wrapper:mysql://db.abc123.us-east-1.rds.amazonaws.com/app?user=u")
+            .unwrap();
+    let err = ProxyBuilder::from_url(&mysql)
+        .unwrap()
+        .token_provider(provider(&clock).await)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("PostgreSQL only so far"), "{err}");
 }
