@@ -20,7 +20,7 @@ unset AWS_PROFILE AWS_SESSION_TOKEN PGPASSWORD PGSSLMODE
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DIR=$(mktemp -d /tmp/rds-iam-proxy-bench.XXXXXX)
-chmod 755 "$DIR"
+chmod 755 "$DIR"; chown postgres "$DIR"
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
