@@ -1,6 +1,7 @@
 //! [`ConnectError`]: why a connector could not be built or could not connect, with the fix.
 
 use std::error::Error as StdError;
+use std::fmt;
 use std::time::Duration;
 
 use crate::credentials::CredentialsError;
@@ -270,6 +271,102 @@ impl ConnectError {
     }
 }
 
+/// What kind of refusal ended a login, read from the server's answer: the refusals of the IAM
+/// database authentication troubleshooting lists (see [`ConnectError::login_refusal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginRefusal {
+    /// PostgreSQL `PAM authentication failed for user "..."`: RDS did not accept the token for
+    /// this user.
+    Pam,
+    /// PostgreSQL `no pg_hba.conf entry for host ..., no encryption`: the login reached the
+    /// server without TLS.
+    NoEncryption,
+    /// MySQL error 1045, `Access denied for user ...`: the token was not accepted for this user.
+    AccessDenied,
+    /// MySQL error 1524, `Plugin 'AWSAuthenticationPlugin' is not loaded`: the user is set up
+    /// for IAM on a server that cannot check tokens.
+    PluginNotLoaded,
+    /// Another refusal (a user or database that does not exist, relayed from the database).
+    Other,
+}
+
+impl fmt::Display for LoginRefusal {
+    /// What the refusal means, in a sentence.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pam => {
+                "PostgreSQL `PAM authentication failed`: RDS did not accept the IAM token for this \
+                 user (IAM policy, rds_iam grant, user name, clock, endpoint)"
+            }
+            Self::NoEncryption => {
+                "PostgreSQL `no pg_hba.conf entry ... no encryption`: the login reached the server \
+                 without TLS (\"SSL connection required\"): a proxy or tunnel in between strips TLS"
+            }
+            Self::AccessDenied => {
+                "MySQL error 1045 `Access denied`: the IAM token was not accepted for this user \
+                 (IAM policy, IDENTIFIED WITH AWSAuthenticationPlugin, user name, clock, endpoint)"
+            }
+            Self::PluginNotLoaded => {
+                "MySQL error 1524 `Plugin 'AWSAuthenticationPlugin' is not loaded`: the user is \
+                 IDENTIFIED WITH AWSAuthenticationPlugin, but this server cannot check IAM tokens: \
+                 enable IAM database authentication on the instance or cluster (outside RDS, as \
+                 on MariaDB, there is no such plugin)"
+            }
+            Self::Other => "the server refused the login for another reason (its message follows)",
+        })
+    }
+}
+
+impl ConnectError {
+    /// The kind of refusal, when the server refused the login (a rejected token, or a MySQL
+    /// server without the IAM plugin), read from its answer; `None` for failures before a
+    /// login (TLS, network, credentials). With several hosts, the last host's.
+    ///
+    /// ```
+    /// use rds_iam::connect::{ConnectError, LoginRefusal};
+    /// use rds_iam::jdbc::Engine;
+    ///
+    /// let e = ConnectError::LoginRejected {
+    ///     server: "db:5432".into(),
+    ///     engine: Engine::Postgresql,
+    ///     user: "app".into(),
+    ///     endpoint: "db:5432".into(),
+    ///     region: "us-east-1".into(),
+    ///     retried: false,
+    ///     source: "FATAL: PAM authentication failed for user \"app\"".into(),
+    /// };
+    /// assert_eq!(e.login_refusal(), Some(LoginRefusal::Pam));
+    /// ```
+    pub fn login_refusal(&self) -> Option<LoginRefusal> {
+        let source = match self {
+            Self::LoginRejected { source, .. } | Self::Server { source, .. } => source,
+            Self::AllHostsFailed { last, .. } => return last.login_refusal(),
+            _ => return None,
+        };
+        let mut text = String::new();
+        let mut cause: Option<&(dyn StdError + 'static)> = Some(&**source);
+        while let Some(e) = cause {
+            text.push_str(&e.to_string());
+            text.push('\n');
+            cause = e.source();
+        }
+        Some(if text.contains("PAM authentication failed") {
+            LoginRefusal::Pam
+        } else if text.contains("no pg_hba.conf entry") && text.contains("no encryption") {
+            LoginRefusal::NoEncryption
+        } else if text.contains("1524") && text.contains("AWSAuthenticationPlugin") {
+            LoginRefusal::PluginNotLoaded
+        } else if text.contains("1045") || text.contains("Access denied for user") {
+            LoginRefusal::AccessDenied
+        } else if matches!(self, Self::LoginRejected { .. }) {
+            LoginRefusal::Other
+        } else {
+            return None;
+        })
+    }
+}
+
 impl From<PlanError> for ConnectError {
     fn from(e: PlanError) -> Self {
         Self::Plan(e)
@@ -356,6 +453,11 @@ fn rejected(error: &ConnectError) -> String {
              connecting through a tunnel or alias)"
         ),
         "IAM database authentication is not enabled on the instance or cluster".to_owned(),
+        format!(
+            "the role that signed is not the one granted rds-db:connect (on a Harness ECS runner, \
+             the build task must run with the role in {ENV_HARNESS}, and that role needs the policy)"
+        ),
+        "a service control policy (SCP) or permissions boundary denies rds-db:connect".to_owned(),
     ];
     let mut message = format!(
         "{server} rejected the IAM login of user `{user}`{fresh} (token signed for {endpoint} in \
@@ -369,6 +471,9 @@ fn rejected(error: &ConnectError) -> String {
     }
     message
 }
+
+/// The Harness ECS runner's build-task role variable (named in the rejection's causes).
+const ENV_HARNESS: &str = "HARNESS_ECS_BUILD_TASK_ROLE_ARN";
 
 fn quote_pg_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -622,7 +727,11 @@ mod tests {
                  or not at db.abc123.us-east-1.rds.amazonaws.com:5432 (the token is signed for that \
                  region and endpoint: set iamRegion, or iamHost to the RDS endpoint name when \
                  connecting through a tunnel or alias); (6) IAM database authentication is not \
-                 enabled on the instance or cluster",
+                 enabled on the instance or cluster; (7) the role that signed is not the one \
+                 granted rds-db:connect (on a Harness ECS runner, the build task must run with \
+                 the role in HARNESS_ECS_BUILD_TASK_ROLE_ARN, and that role needs the policy); \
+                 (8) a service control policy (SCP) or permissions boundary denies \
+                 rds-db:connect",
             ),
             (
                 rejection(Engine::Mysql, false, "o'brien\\"),
@@ -640,7 +749,11 @@ mod tests {
                  or not at db.abc123.us-east-1.rds.amazonaws.com:5432 (the token is signed for that \
                  region and endpoint: set iamRegion, or iamHost to the RDS endpoint name when \
                  connecting through a tunnel or alias); (6) IAM database authentication is not \
-                 enabled on the instance or cluster",
+                 enabled on the instance or cluster; (7) the role that signed is not the one \
+                 granted rds-db:connect (on a Harness ECS runner, the build task must run with \
+                 the role in HARNESS_ECS_BUILD_TASK_ROLE_ARN, and that role needs the policy); \
+                 (8) a service control policy (SCP) or permissions boundary denies \
+                 rds-db:connect",
             ),
             (
                 ConnectError::Server {
