@@ -536,6 +536,59 @@ mod tests {
         assert!(!text.contains("freshly"));
     }
 
+    /// The refusals of the troubleshooting lists, told apart by the server's answer.
+    #[test]
+    fn refusals_are_classified() {
+        let server = |text: &'static str| ConnectError::Server {
+            server: "db:3306".into(),
+            source: text.into(),
+        };
+        let rejected = |text: &'static str| ConnectError::LoginRejected {
+            server: "db:5432".into(),
+            engine: Engine::Postgresql,
+            user: "u".into(),
+            endpoint: "db:5432".into(),
+            region: "us-east-1".into(),
+            retried: false,
+            source: text.into(),
+        };
+        for (e, refusal) in [
+            (
+                rejected("db error: FATAL: PAM authentication failed for user \"u\""),
+                Some(LoginRefusal::Pam),
+            ),
+            (
+                rejected(
+                    "FATAL: no pg_hba.conf entry for host \"10.0.0.1\", user \"u\", database \
+                     \"d\", no encryption",
+                ),
+                Some(LoginRefusal::NoEncryption),
+            ),
+            (
+                rejected("ERROR 1045 (28000): Access denied for user 'u'@'10.0.0.1'"),
+                Some(LoginRefusal::AccessDenied),
+            ),
+            (
+                server("ERROR 1524 (HY000): Plugin 'AWSAuthenticationPlugin' is not loaded"),
+                Some(LoginRefusal::PluginNotLoaded),
+            ),
+            (
+                rejected("FATAL: role \"U\" does not exist"),
+                Some(LoginRefusal::Other),
+            ),
+            (server("FATAL: database \"d\" does not exist"), None),
+            (
+                ConnectError::Timeout {
+                    server: "db:5432".into(),
+                    after: Duration::from_secs(1),
+                },
+                None,
+            ),
+        ] {
+            assert_eq!(e.login_refusal(), refusal, "{e:?}");
+        }
+    }
+
     #[test]
     fn all_hosts_failed_names_the_hosts() {
         let e = ConnectError::from_attempts(vec![

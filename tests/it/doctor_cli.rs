@@ -369,3 +369,38 @@ async fn liquibase_tables_of_another_user_fail_at_database() {
         "{fix}"
     );
 }
+
+/// The same healthy set-up on MariaDB (the MySQL wire): every stage passes; the plugin check
+/// says why it is not made (no AWSAuthenticationPlugin outside RDS).
+#[tokio::test]
+async fn a_healthy_mariadb_setup_passes_every_stage() {
+    use crate::support::mariadb::{self, UserAuth};
+    let user = "doctor_healthy_my";
+    let db = mariadb::shared();
+    db.create_user(user, UserAuth::NoPassword).await;
+    db.create_database("doctor_my").await;
+    db.grant("ALL", "`doctor_my`.*", user).await;
+    let config = EmulatorConfig::builder(Wire::Mysql)
+        .backend(db.addr())
+        .endpoint(ENDPOINT_HOST, 3306)
+        .region(REGION)
+        .credentials(credentials())
+        .build()
+        .unwrap();
+    let emulator = Emulator::start(config).await.unwrap();
+    let url = format!(
+        "jdbc:aws-wrapper:mysql://127.0.0.1:{}/doctor_my?wrapperPlugins=iam&user={user}\
+         &iamHost={ENDPOINT_HOST}&iamDefaultPort=3306&sslMode=VERIFY_IDENTITY&sslCa={}",
+        emulator.local_addr().port(),
+        emulator.ca_path().unwrap().display()
+    );
+    let (run, report) = doctor(with_keys(), &[&url]).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let stages = report["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 7, "{report:#}");
+    assert!(stages.iter().all(|s| s["ok"] == true), "{report:#}");
+    assert!(
+        text(&stages[6], "found").contains("not checked"),
+        "{report:#}"
+    );
+}
