@@ -203,6 +203,9 @@ const TOKEN: &str = "an IAM token for the first host: what it is signed for, the
 const LOGIN: &str = "one IAM login";
 const DATABASE: &str = "inside the database: the user's IAM set-up and the Liquibase tables";
 
+/// The token stage's note until the login gives the server's clock.
+const AFTER_LOGIN: &str = "the clock is compared with the server's after the login";
+
 /// How far the local clock may be from the server's before tokens fail.
 const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
@@ -377,7 +380,7 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
         None => stages.pass(
             "token",
             TOKEN,
-            format!("{signed}; the clock is compared with the server's after the login"),
+            format!("{signed}; {AFTER_LOGIN}"),
             None,
         ),
     }
@@ -391,9 +394,9 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
             if let Some(server) = time {
                 let stage = &mut stages.0[token_stage];
                 match skew(server, clock.now()) {
-                    Ok(found) => stage.found.push_str(&format!("; {found}")),
+                    Ok(found) => stage.found = stage.found.replace(AFTER_LOGIN, &found),
                     Err(found) => {
-                        stage.found.push_str(&format!("; {found}"));
+                        stage.found = stage.found.replace(AFTER_LOGIN, &found);
                         stage.fix = Some(CLOCK_FIX.to_owned());
                     }
                 }
