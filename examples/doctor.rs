@@ -10,6 +10,7 @@
 //! The command lives in the `rds-iam` command's crate (crates/rds-iam-cli/src/doctor.rs),
 //! compiled here as it is there: one source, the same flags and output. See `--help`.
 
+#[allow(dead_code)] // reason: the doctor uses only its query helpers, not the command
 #[path = "../crates/rds-iam-cli/src/connect.rs"]
 mod connect;
 #[path = "../crates/rds-iam-cli/src/doctor.rs"]
