@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rds_iam_emulator::{Emulator, EmulatorConfig, RunningEmulator, Wire};
+use rds_iam_emulator::{Emulator, EmulatorConfig, LoginOutcome, Rejection, RunningEmulator, Wire};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -25,13 +25,15 @@ const STAGES: [&str; 7] = [
     "database",
 ];
 
-/// An emulated endpoint on the system clock (the doctor signs with it).
+/// An emulated endpoint on the system clock (the doctor signs with it) that, as RDS, refuses
+/// users who are not members of `rds_iam`.
 async fn emulator() -> RunningEmulator {
     let config = EmulatorConfig::builder(Wire::Postgres)
         .backend(postgres::shared().addr())
         .endpoint(ENDPOINT_HOST, 5432)
         .region(REGION)
         .credentials(credentials())
+        .require_rds_iam(true)
         .build()
         .unwrap();
     Emulator::start(config).await.unwrap()
@@ -309,25 +311,60 @@ async fn a_user_name_in_another_case_fails_at_login() {
     assert!(text(stage, "found").contains("Doctor_Case"), "{stage}");
 }
 
-/// "password authentication failed" for lack of the grant: the database stage runs the seed's
-/// membership query and gives the GRANT.
+/// "password authentication failed" for lack of the grant: the emulator refuses the login as
+/// RDS does (`PAM authentication failed`), the login stage puts the grant first among the
+/// causes, and with `--admin-url` the database stage runs the seed's membership query and gives
+/// the GRANT.
 #[tokio::test]
-async fn a_missing_rds_iam_grant_fails_at_database() {
+async fn a_missing_rds_iam_grant_fails_at_login_and_database() {
     let user = "doctor_no_grant";
     rds_iam_role().await;
     postgres::shared()
         .create_role(user, RoleAuth::Default)
         .await;
     let emulator = emulator().await;
-    let (run, report) = doctor(with_keys(), &[&url(&emulator, user, "postgres")]).await;
-    let stage = failed_at(&run, &report, "database");
+    let admin = url(&emulator, postgres::SUPERUSER, "postgres");
+    let (run, report) = doctor(
+        with_keys(),
+        &[&url(&emulator, user, "postgres"), "--admin-url", &admin],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let stages = report["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, STAGES, "{report:#}");
+    assert!(stages[..5].iter().all(|s| s["ok"] == true), "{report:#}");
+    let (login, database) = (&stages[5], &stages[6]);
+    assert_eq!(login["ok"], false, "{report:#}");
     assert!(
-        text(stage, "found").contains("is not a member of rds_iam"),
-        "{stage}"
+        text(login, "found").contains("PAM authentication failed"),
+        "{login}"
     );
     assert!(
-        text(stage, "fix").contains(&format!("GRANT rds_iam TO \"{user}\";")),
-        "{stage}"
+        text(login, "fix").contains("(1) the database user is not granted rds_iam"),
+        "{login}"
+    );
+    assert_eq!(database["ok"], false, "{report:#}");
+    assert!(
+        text(database, "checked").contains("--admin-url"),
+        "{database}"
+    );
+    assert!(
+        text(database, "found").contains("is not a member of rds_iam"),
+        "{database}"
+    );
+    assert!(
+        text(database, "fix").contains(&format!("GRANT rds_iam TO \"{user}\";")),
+        "{database}"
+    );
+    assert!(
+        emulator
+            .logins()
+            .iter()
+            .any(|l| l.user == user
+                && l.outcome == LoginOutcome::Rejected(Rejection::NotRdsIamMember)),
+        "{:?}",
+        emulator.logins()
     );
 }
 

@@ -377,12 +377,7 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
             return Err(Stop);
         }
         Some(Ok(found)) => stages.pass("token", TOKEN, format!("{signed}; {found}"), None),
-        None => stages.pass(
-            "token",
-            TOKEN,
-            format!("{signed}; {AFTER_LOGIN}"),
-            None,
-        ),
+        None => stages.pass("token", TOKEN, format!("{signed}; {AFTER_LOGIN}"), None),
     }
     let token_stage = stages.0.len() - 1;
 
