@@ -21,6 +21,7 @@ mod connect;
 mod doctor;
 mod emulator;
 mod report;
+mod setup;
 mod token;
 
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ enum Command {
     Connect(connect::Args),
     Doctor(doctor::Args),
     Emulator(emulator::Args),
+    Setup(setup::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,5 +54,6 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Setup(args) => setup::run(args),
     })
 }
