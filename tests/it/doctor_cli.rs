@@ -400,11 +400,21 @@ async fn liquibase_tables_of_another_user_fail_at_database() {
         "{found}"
     );
     let fix = text(stage, "fix");
-    assert!(fix.contains("CREATE ROLE liquibase_owners"), "{fix}");
+    assert!(fix.contains(r#"CREATE ROLE "liquibase_owners""#), "{fix}");
     assert!(
-        fix.contains("ALTER TABLE public.databasechangeloglock OWNER TO liquibase_owners"),
+        fix.contains(&format!(r#"GRANT "liquibase_owners" TO "{owner}";"#)),
         "{fix}"
     );
+    assert!(
+        fix.contains(r#"ALTER TABLE public.databasechangeloglock OWNER TO "liquibase_owners";"#),
+        "{fix}"
+    );
+
+    // The fix as printed, run by the master user: the doctor then passes.
+    let (_, sql) = fix.split_once("prints the same): ").unwrap();
+    client.batch_execute(sql).await.unwrap();
+    let (run, report) = doctor(with_keys(), &[&url(&emulator, user, "doctor_lb")]).await;
+    assert_eq!(run.code, Some(0), "{report:#}");
 }
 
 /// The same healthy set-up on MariaDB (the MySQL wire): every stage passes; the plugin check

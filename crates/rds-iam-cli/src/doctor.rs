@@ -32,6 +32,7 @@ use rds_iam::mysql::{MySqlConnector, MySqlConnectorBuilder};
 use rds_iam::plan::{self, ConnectPlan, PlanOverrides, Target};
 use rds_iam::postgres::{PgConnector, PgConnectorBuilder};
 use rds_iam::provider::TokenProvider;
+use rds_iam::setup::{self, Step};
 use rds_iam::tls::{CaSource, ServerTls};
 use rds_iam::tls_mode::TlsMode;
 
@@ -422,7 +423,8 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
         }
         (None, None) => return Err(Stop),
     };
-    database(&mut session, &plan.user, whose, stages).await;
+    let db = plan.database.as_deref().unwrap_or("postgres");
+    database(&mut session, &plan.user, db, whose, stages).await;
     Ok(())
 }
 
@@ -687,10 +689,16 @@ fn describe_refusal(e: &ConnectError, user: &str, origin: &CredentialsOrigin) ->
     (found, fixes.join("; "))
 }
 
-async fn database(session: &mut Session, user: &str, whose: &str, stages: &mut Stages) {
+async fn database(
+    session: &mut Session,
+    user: &str,
+    database: &str,
+    whose: &str,
+    stages: &mut Stages,
+) {
     let checked = format!("{DATABASE} (through {whose})");
     let result = match session {
-        Session::Pg(client) => postgres_checks(client, user).await,
+        Session::Pg(client) => postgres_checks(client, user, database).await,
         Session::MySql(conn) => mysql_checks(conn, user).await,
     };
     match result {
@@ -717,71 +725,83 @@ struct Checks {
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// A PostgreSQL string literal (standard_conforming_strings, the default since 9.1).
-fn pg_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+/// `statements`' SQL of `steps`, as one line to run.
+fn sql_of(statements: &[setup::Statement], steps: &[Step]) -> String {
+    statements
+        .iter()
+        .filter(|s| steps.contains(&s.step))
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-fn pg_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-async fn postgres_checks(client: &tokio_postgres::Client, user: &str) -> Result<Checks, BoxError> {
+/// The seed's checks on PostgreSQL: the user exists (exact name), its `rds_iam` membership
+/// (the seed's query), and who owns and may write the Liquibase tables. The fixes are the SQL
+/// of `rds_iam::setup` (what `rds-iam setup` prints).
+async fn postgres_checks(
+    client: &tokio_postgres::Client,
+    user: &str,
+    database: &str,
+) -> Result<Checks, BoxError> {
     let mut checks = Checks::default();
-    let lit = pg_literal(user);
-    let ident = pg_ident(user);
-    let exists = postgres::query(
-        client,
-        &format!("SELECT 1 FROM pg_roles WHERE rolname = {lit}"),
-    )
-    .await?;
+    let exists = client
+        .query("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&user])
+        .await?;
+    let setup_sql = |owner: Option<&str>, steps: &[Step]| {
+        setup::postgres(user, database, owner)
+            .map(|statements| sql_of(&statements, steps))
+            .unwrap_or_else(|e| e.to_string())
+    };
     if exists.is_empty() {
         let folded = user.to_lowercase();
         checks.found.push(format!("no database user `{user}`"));
-        checks.problems.push(if folded != user {
+        let case = if folded != user {
             format!(
-                "user names are case-sensitive: `{user}` is not `{folded}`; use the exact name in \
-                 the URL and the IAM policy, or create it: CREATE USER {ident}; GRANT rds_iam TO \
-                 {ident};"
+                "user names are case-sensitive (`{user}` is not `{folded}`): use the exact name in \
+                 the URL and the IAM policy, or "
             )
         } else {
-            format!("create it: CREATE USER {ident}; GRANT rds_iam TO {ident};")
-        });
+            String::new()
+        };
+        checks.problems.push(format!(
+            "{case}create it as the master user (rds-iam setup --engine postgres --user '{user}' \
+             prints the whole set-up): {}",
+            setup_sql(None, &[Step::CreateUser, Step::GrantRdsIam])
+        ));
         return Ok(checks);
     }
     // The seed's query: the roles the user is a member of.
-    let roles = postgres::query(
-        client,
-        &format!(
-            "SELECT rolname FROM pg_roles WHERE oid IN (SELECT roleid FROM pg_auth_members WHERE \
-             member = (SELECT oid FROM pg_roles WHERE rolname = {lit}))"
-        ),
-    )
-    .await?;
-    let roles: Vec<String> = roles
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
+    let roles: Vec<String> = client
+        .query(
+            "SELECT rolname::text FROM pg_roles WHERE oid IN (SELECT roleid FROM pg_auth_members \
+             WHERE member = (SELECT oid FROM pg_roles WHERE rolname = $1))",
+            &[&user],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
         .collect();
-    let rds_iam_exists =
-        !postgres::query(client, "SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'")
-            .await?
-            .is_empty();
+    let rds_iam_exists = !client
+        .query("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'", &[])
+        .await?
+        .is_empty();
     if roles.iter().any(|r| r == "rds_iam") {
         checks
             .found
             .push(format!("`{user}` is a member of rds_iam"));
     } else if rds_iam_exists {
+        let of = if roles.is_empty() {
+            "nothing".to_owned()
+        } else {
+            roles.join(", ")
+        };
         checks.found.push(format!(
-            "`{user}` is not a member of rds_iam (member of: {})",
-            if roles.is_empty() {
-                "nothing".to_owned()
-            } else {
-                roles.join(", ")
-            }
+            "`{user}` is not a member of rds_iam (member of: {of})"
         ));
         checks.problems.push(format!(
-            "as the master user: GRANT rds_iam TO {ident}; (without it RDS refuses every IAM \
-             login of the user with `PAM authentication failed`)"
+            "as the master user: {} (without it RDS refuses every IAM login of the user with \
+             `PAM authentication failed`)",
+            setup_sql(None, &[Step::GrantRdsIam])
         ));
     } else {
         checks
@@ -789,27 +809,27 @@ async fn postgres_checks(client: &tokio_postgres::Client, user: &str) -> Result<
             .push("no rds_iam role in this database (not RDS): membership not checked".into());
     }
     // Liquibase's tables: who owns them, whether the user may write them.
-    let tables = postgres::query(
-        client,
-        &format!(
+    let tables = client
+        .query(
             "SELECT c.relnamespace::regnamespace::text, c.relname::text, \
              pg_get_userbyid(c.relowner)::text, \
-             (pg_has_role({lit}, c.relowner, 'USAGE') OR \
-              (has_table_privilege({lit}, c.oid, 'INSERT') AND \
-               has_table_privilege({lit}, c.oid, 'UPDATE') AND \
-               has_table_privilege({lit}, c.oid, 'DELETE')))::text \
+             pg_has_role($1, c.relowner, 'USAGE') OR \
+              (has_table_privilege($1, c.oid, 'INSERT') AND \
+               has_table_privilege($1, c.oid, 'UPDATE') AND \
+               has_table_privilege($1, c.oid, 'DELETE')) \
              FROM pg_class c WHERE c.relkind = 'r' \
-             AND c.relname IN ('databasechangelog', 'databasechangeloglock') ORDER BY 2"
-        ),
-    )
-    .await?;
+             AND c.relname IN ('databasechangelog', 'databasechangeloglock') ORDER BY 2",
+            &[&user],
+        )
+        .await?;
     if tables.is_empty() {
         checks.found.push("no Liquibase tables yet".into());
     }
-    for row in tables {
-        let [schema, table, owner, writable] =
-            [0, 1, 2, 3].map(|i| row[i].clone().unwrap_or_default());
-        if writable == "true" {
+    let mut owners = Vec::new();
+    for row in &tables {
+        let (schema, table, owner, writable): (String, String, String, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if writable {
             checks.found.push(format!(
                 "{schema}.{table} (owner {owner}) is writable by `{user}`"
             ));
@@ -817,50 +837,60 @@ async fn postgres_checks(client: &tokio_postgres::Client, user: &str) -> Result<
             checks.found.push(format!(
                 "{schema}.{table} is owned by {owner} and `{user}` cannot write it"
             ));
-            checks.problems.push(format!(
-                "Liquibase fails with `permission denied` on {table}: give both users shared \
-                 ownership, as the master user: CREATE ROLE liquibase_owners; GRANT \
-                 liquibase_owners TO {}; GRANT liquibase_owners TO {ident}; ALTER TABLE \
-                 {schema}.{table} OWNER TO liquibase_owners;",
-                pg_ident(&owner)
-            ));
+            if !owners.contains(&owner) {
+                owners.push(owner);
+            }
         }
+    }
+    for owner in owners {
+        checks.problems.push(format!(
+            "Liquibase fails with `permission denied` on these tables: give {owner} and `{user}` \
+             shared ownership, as the master user (rds-iam setup --liquibase-shared-owner prints \
+             the same): {}",
+            setup_sql(
+                Some(&owner),
+                &[
+                    Step::LiquibaseGroup,
+                    Step::LiquibaseMembers,
+                    Step::LiquibaseOwnership,
+                    Step::LiquibaseGrants,
+                ],
+            )
+        ));
     }
     Ok(checks)
 }
 
-/// A MySQL string literal (backslashes and quotes escaped).
-fn mysql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
-}
-
+/// The checks on MySQL/MariaDB: the user exists, and authenticates with
+/// `AWSAuthenticationPlugin` (where the server has it).
 async fn mysql_checks(conn: &mut mysql_async::Conn, user: &str) -> Result<Checks, BoxError> {
+    use mysql_async::prelude::Queryable;
     let mut checks = Checks::default();
-    let lit = mysql_literal(user);
-    let installed = mysql::query(
-        conn,
-        "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin'",
-    )
-    .await?;
-    let installed = installed.first().and_then(|r| r[0].as_deref()) != Some("0");
-    match mysql::query(
-        conn,
-        &format!("SELECT DISTINCT plugin FROM mysql.user WHERE user = {lit}"),
-    )
-    .await
-    {
-        Ok(rows) if rows.is_empty() => {
+    let installed: Option<u64> = conn
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.PLUGINS \
+             WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin'",
+        )
+        .await?;
+    let installed = installed.unwrap_or(0) > 0;
+    let plugins: Result<Vec<String>, _> = conn
+        .exec(
+            "SELECT DISTINCT plugin FROM mysql.user WHERE user = ?",
+            (user,),
+        )
+        .await;
+    let account = setup::mysql_account(user);
+    match plugins {
+        Ok(plugins) if plugins.is_empty() => {
             checks.found.push(format!("no database user `{user}`"));
+            let create = setup::mysql(user, None)
+                .map(|s| sql_of(&s, &[Step::CreateUser]))
+                .unwrap_or_else(|e| e.to_string());
             checks.problems.push(format!(
-                "create it: CREATE USER {lit} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' \
-                 REQUIRE SSL; (user names are case-sensitive)"
+                "create it as the master user (user names are case-sensitive): {create}"
             ));
         }
-        Ok(rows) => {
-            let plugins: Vec<String> = rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next().flatten())
-                .collect();
+        Ok(plugins) => {
             let plugins = plugins.join(", ");
             if !installed {
                 checks.found.push(format!(
@@ -876,14 +906,14 @@ async fn mysql_checks(conn: &mut mysql_async::Conn, user: &str) -> Result<Checks
                     .found
                     .push(format!("`{user}` authenticates with {plugins}"));
                 checks.problems.push(format!(
-                    "as the master user: ALTER USER {lit} IDENTIFIED WITH AWSAuthenticationPlugin \
-                     AS 'RDS';"
+                    "as the master user: ALTER USER {account} IDENTIFIED WITH \
+                     AWSAuthenticationPlugin AS 'RDS';"
                 ));
             }
         }
         Err(e) => checks.found.push(format!(
             "mysql.user is not readable here ({}): the plugin is not checked (use --admin-url)",
-            report::error_line(&*e)
+            report::error_line(&e)
         )),
     }
     Ok(checks)
