@@ -417,18 +417,11 @@ async fn liquibase_tables_of_another_user_fail_at_database() {
     assert_eq!(run.code, Some(0), "{report:#}");
 }
 
-/// The same healthy set-up on MariaDB (the MySQL wire): every stage passes; the plugin check
-/// says why it is not made (no AWSAuthenticationPlugin outside RDS).
-#[tokio::test]
-async fn a_healthy_mariadb_setup_passes_every_stage() {
-    use crate::support::mariadb::{self, UserAuth};
-    let user = "doctor_healthy_my";
-    let db = mariadb::shared();
-    db.create_user(user, UserAuth::NoPassword).await;
-    db.create_database("doctor_my").await;
-    db.grant("ALL", "`doctor_my`.*", user).await;
+/// An emulated MySQL endpoint in front of the shared MariaDB, and the IAM URL of `user` on
+/// `database` through it.
+async fn mariadb_emulator(user: &str, database: &str) -> (RunningEmulator, String) {
     let config = EmulatorConfig::builder(Wire::Mysql)
-        .backend(db.addr())
+        .backend(crate::support::mariadb::shared().addr())
         .endpoint(ENDPOINT_HOST, 3306)
         .region(REGION)
         .credentials(credentials())
@@ -436,11 +429,26 @@ async fn a_healthy_mariadb_setup_passes_every_stage() {
         .unwrap();
     let emulator = Emulator::start(config).await.unwrap();
     let url = format!(
-        "jdbc:aws-wrapper:mysql://127.0.0.1:{}/doctor_my?wrapperPlugins=iam&user={user}\
+        "jdbc:aws-wrapper:mysql://127.0.0.1:{}/{database}?wrapperPlugins=iam&user={user}\
          &iamHost={ENDPOINT_HOST}&iamDefaultPort=3306&sslMode=VERIFY_IDENTITY&sslCa={}",
         emulator.local_addr().port(),
         emulator.ca_path().unwrap().display()
     );
+    (emulator, url)
+}
+
+/// The same healthy set-up on MariaDB (the MySQL wire): every stage passes; the plugin check
+/// says why it is not made (no AWSAuthenticationPlugin outside RDS). The user name in another
+/// case is refused at login with MySQL's 1045, classified as such.
+#[tokio::test]
+async fn mariadb_healthy_and_a_user_name_in_another_case() {
+    use crate::support::mariadb::{self, UserAuth};
+    let user = "doctor_healthy_my";
+    let db = mariadb::shared();
+    db.create_user(user, UserAuth::NoPassword).await;
+    db.create_database("doctor_my").await;
+    db.grant("ALL", "`doctor_my`.*", user).await;
+    let (_emulator, url) = mariadb_emulator(user, "doctor_my").await;
     let (run, report) = doctor(with_keys(), &[&url]).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     let stages = report["stages"].as_array().unwrap();
@@ -449,5 +457,22 @@ async fn a_healthy_mariadb_setup_passes_every_stage() {
     assert!(
         text(&stages[6], "found").contains("not checked"),
         "{report:#}"
+    );
+
+    let (_emulator, url) = mariadb_emulator("Doctor_Healthy_My", "doctor_my").await;
+    let (run, report) = doctor(with_keys(), &[&url]).await;
+    let stage = failed_at(&run, &report, "login");
+    assert!(
+        text(stage, "found").starts_with("MySQL error 1045"),
+        "{stage}"
+    );
+    let fix = text(stage, "fix");
+    assert!(
+        fix.starts_with("first: the user name `Doctor_Healthy_My`"),
+        "{fix}"
+    );
+    assert!(
+        fix.contains("IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"),
+        "{fix}"
     );
 }

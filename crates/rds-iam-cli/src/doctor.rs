@@ -400,7 +400,7 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
             Some(session)
         }
         Err(e) => {
-            let (found, fix) = describe_refusal(&e, &plan.user, &origin);
+            let (found, fix) = describe_refusal(&e, &plan, &origin);
             stages.fail("login", LOGIN, found, fix);
             None
         }
@@ -660,7 +660,12 @@ fn skew(server: SystemTime, local: SystemTime) -> Result<String, String> {
     if off > MAX_SKEW { Err(text) } else { Ok(text) }
 }
 
-fn describe_refusal(e: &ConnectError, user: &str, origin: &CredentialsOrigin) -> (String, String) {
+fn describe_refusal(
+    e: &ConnectError,
+    plan: &ConnectPlan,
+    origin: &CredentialsOrigin,
+) -> (String, String) {
+    let user = plan.user.as_str();
     let said = std::error::Error::source(e)
         .map(report::error_line)
         .unwrap_or_default();
@@ -677,9 +682,16 @@ fn describe_refusal(e: &ConnectError, user: &str, origin: &CredentialsOrigin) ->
     {
         fixes.push(format!(
             "first: the user name `{user}` has upper-case letters: it must match the database \
-             user and the IAM policy's resource ARN exactly, and PostgreSQL folds unquoted names \
-             to lower case (CREATE USER {user} makes `{}`)",
-            user.to_lowercase()
+             user and the IAM policy's resource ARN exactly, case included{}",
+            if plan.engine.is_mysql_family() {
+                String::new()
+            } else {
+                format!(
+                    " (PostgreSQL folds unquoted names to lower case: CREATE USER {user} makes \
+                     `{}`)",
+                    user.to_lowercase()
+                )
+            }
         ));
     }
     if let Some(mismatch) = harness_mismatch(origin) {
@@ -1076,4 +1088,23 @@ fn millis(d: Duration) -> String {
 
 fn minutes(d: Duration) -> String {
     format!("{} min", d.as_secs() / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_fails_beyond_five_minutes() {
+        let server = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        assert_eq!(
+            skew(server, server + Duration::from_secs(42)),
+            Ok("the local clock is 42s ahead of the database server's".to_owned())
+        );
+        assert_eq!(
+            skew(server, server - Duration::from_secs(1200)),
+            Err("the local clock is 1200s behind the database server's".to_owned())
+        );
+        assert!(skew(server, server + MAX_SKEW).is_ok());
+    }
 }
