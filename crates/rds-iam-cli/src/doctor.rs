@@ -321,7 +321,8 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
             return Err(Stop);
         }
     };
-    let target = plan.first();
+    // The connector's own first target (the same plan, as the connector holds it).
+    let target = &connector.targets()[0];
     match connector.inspect_tls(target).await {
         Ok(tls) => {
             let (found, fix) = describe_tls(&tls, clock.now());
@@ -982,6 +983,13 @@ enum Connector {
 }
 
 impl Connector {
+    fn targets(&self) -> &[Target] {
+        match self {
+            Self::Pg(c) => c.targets(),
+            Self::MySql(c) => c.targets(),
+        }
+    }
+
     async fn inspect_tls(&self, target: &Target) -> Result<ServerTls, ConnectError> {
         match self {
             Self::Pg(c) => c.inspect_tls(target).await,
