@@ -401,7 +401,14 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
             Some(session)
         }
         Err(e) => {
-            let (found, fix) = describe_refusal(&e, &plan, &origin);
+            let (found, mut fix) = describe_refusal(&e, &plan, &origin);
+            if args.admin_url.is_none() && e.login_refusal().is_some() {
+                fix.push_str(
+                    "; to check the user inside the database (rds_iam membership, plugin, \
+                     Liquibase tables), run the doctor again with --admin-url and an IAM URL of \
+                     the master user",
+                );
+            }
             stages.fail("login", LOGIN, found, fix);
             None
         }
