@@ -248,7 +248,45 @@ async fn a_wrong_ca_fails_at_tls() {
     let fix = text(stage, "fix");
     assert!(fix.contains("is not trusted"), "{fix}");
     assert!(fix.contains("wrong-ca.pem"), "{fix}");
+
+    // The right CA, but a signing host the certificate does not name.
+    let other = "other.abc123.us-east-1.rds.amazonaws.com";
+    let url = self::url(&emulator, "u", "postgres").replace(ENDPOINT_HOST, other);
+    let (run, report) = doctor(with_keys(), &[&url]).await;
+    let stage = failed_at(&run, &report, "tls");
+    let fix = text(stage, "fix");
+    assert!(fix.contains(&format!("not for {other}")), "{fix}");
+    assert!(fix.contains(ENDPOINT_HOST), "{fix}");
     assert!(emulator.logins().is_empty(), "no login was tried");
+}
+
+/// `sslmode=require`: every stage passes, and the url and tls stages say that the server is
+/// not authenticated and what to use instead.
+#[tokio::test]
+async fn require_passes_with_a_warning() {
+    let user = "doctor_require";
+    iam_user(user).await;
+    let emulator = emulator().await;
+    // Without sslrootcert: with one, require means verify-ca (as in libpq).
+    let url = format!(
+        "jdbc:aws-wrapper:postgresql://127.0.0.1:{}/postgres?wrapperPlugins=iam\
+         &iamHost={ENDPOINT_HOST}&iamDefaultPort=5432&sslmode=require",
+        emulator.local_addr().port()
+    );
+    let (run, report) = doctor(with_keys(), &[&url, "--user", user]).await;
+    assert_eq!(run.code, Some(0), "{report:#}");
+    let stages = report["stages"].as_array().unwrap();
+    assert!(stages.iter().all(|s| s["ok"] == true), "{report:#}");
+    for i in [0, 3] {
+        assert!(
+            text(&stages[i], "fix").contains("verify-full"),
+            "{report:#}"
+        );
+    }
+    assert!(
+        text(&stages[3], "found").contains("nothing verified"),
+        "{report:#}"
+    );
 }
 
 /// "SSL connection required": a PostgreSQL without TLS fails at tls, before any token.
