@@ -425,12 +425,12 @@ fn rejected(error: &ConnectError) -> String {
         Engine::Postgresql => format!(
             "the database user is not granted rds_iam (as the master user: GRANT rds_iam TO \
              {};)",
-            quote_pg_ident(user)
+            crate::setup::pg_ident(user)
         ),
         Engine::Mysql | Engine::Mariadb => format!(
             "the database user is not set up for IAM (as the master user: CREATE USER {} \
              IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';)",
-            quote_mysql_string(user)
+            crate::setup::mysql_account(user)
         ),
     };
     let causes = [
@@ -474,14 +474,6 @@ fn rejected(error: &ConnectError) -> String {
 
 /// The Harness ECS runner's build-task role variable (named in the rejection's causes).
 const ENV_HARNESS: &str = "HARNESS_ECS_BUILD_TASK_ROLE_ARN";
-
-fn quote_pg_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_mysql_string(name: &str) -> String {
-    format!("'{}'", name.replace('\\', "\\\\").replace('\'', "''"))
-}
 
 #[cfg(test)]
 mod tests {
@@ -791,7 +783,7 @@ mod tests {
                 "127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) rejected the IAM login \
                  of user `o'brien\\` (token signed for db.abc123.us-east-1.rds.amazonaws.com:5432 \
                  in us-east-1); likely causes: (1) the database user is not set up for IAM (as the \
-                 master user: CREATE USER 'o''brien\\\\' IDENTIFIED WITH AWSAuthenticationPlugin AS \
+                 master user: CREATE USER `o'brien\\`@`%` IDENTIFIED WITH AWSAuthenticationPlugin AS \
                  'RDS';); (2) the IAM policy's rds-db:connect resource uses the cluster or instance \
                  identifier instead of its resource id \
                  (arn:aws:rds-db:us-east-1:ACCOUNT:dbuser:cluster-XXXX/o'brien\\ or \
