@@ -84,6 +84,17 @@ pub(crate) async fn login(
         })
 }
 
+/// Whether the session's user is a member of a role `rds_iam` (directly or through another
+/// role), as RDS requires of IAM users: one simple query on the fresh session, whose answer is
+/// read up to `ReadyForQuery` and not passed on.
+pub(crate) async fn is_rds_iam_member(session: &mut BackendSession) -> io::Result<bool> {
+    client::simple_query_returns_rows(
+        &mut session.stream,
+        "SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam' AND pg_has_role(current_user, oid, 'MEMBER')",
+    )
+    .await
+}
+
 /// Pass a `CancelRequest` (process id and secret key, as the backend issued them)
 /// on to the backend.
 pub(crate) async fn cancel(addr: SocketAddr, key: [u8; 8]) -> io::Result<()> {

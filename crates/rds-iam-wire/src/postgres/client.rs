@@ -281,6 +281,40 @@ async fn read_more<S: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// Run `sql` as a simple query on a logged-in `stream` and read its answer up to
+/// `ReadyForQuery`: whether it returned a row (an error returns none).
+pub async fn simple_query_returns_rows<S>(stream: &mut S, sql: &str) -> io::Result<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut out = BytesMut::new();
+    frontend::query(sql, &mut out)?;
+    stream.write_all(&out).await?;
+    stream.flush().await?;
+    let mut answer = BytesMut::new();
+    let mut rows = false;
+    loop {
+        match Header::parse(&answer)? {
+            Some(header) if answer.len() > header.len() as usize => {
+                match header.tag() {
+                    b'D' => rows = true,
+                    b'Z' => return Ok(rows),
+                    _ => {}
+                }
+                let _ = answer.split_to(header.len() as usize + 1);
+            }
+            _ => {
+                if stream.read_buf(&mut answer).await? == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server closed the connection during a query",
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// A `CancelRequest` for the backend `key` (process id and secret key, as the server sent them
 /// in `BackendKeyData`).
 pub fn cancel_request(key: [u8; 8]) -> BytesMut {
