@@ -7,7 +7,8 @@
 //! ```
 //!
 //! A thin layer over `rds_iam::proxy` (feature `proxy`): flags to builder methods, signals to
-//! [`RunningProxy::shutdown`]. Prints `listening on ADDR` once ready.
+//! [`RunningProxy::shutdown`](rds_iam::proxy::RunningProxy::shutdown). Prints `listening on
+//! ADDR` once ready.
 
 use std::net::SocketAddr;
 use std::time::Duration;
