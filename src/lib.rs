@@ -165,6 +165,8 @@ pub mod postgres;
 pub mod provider;
 pub mod secret;
 mod single_flight;
+#[cfg(all(feature = "sqlx", any(feature = "_postgres", feature = "_mysql")))]
+pub mod sqlx;
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod tls;
 pub mod tls_mode;
