@@ -97,8 +97,8 @@ use crate::tls::{CaBundle, TlsSetupError};
 use crate::tls_mode::TlsMode;
 use crate::token::AuthToken;
 
+use driver::Base;
 pub use driver::IamDatabase;
-use driver::{Base, private::Driver};
 pub use pool::{DEFAULT_CHECK_INTERVAL, IamPool};
 
 /// The connect options of sqlx's driver for `DB` (`PgConnectOptions`, `MySqlConnectOptions`).
@@ -332,6 +332,10 @@ enum Roots {
     /// These certificates.
     Pem(Vec<u8>),
     /// sqlx's TLS glue cannot trust exactly what the mode asks.
+    #[cfg_attr(
+        not(feature = "_native-tls"),
+        allow(dead_code) // reason: sqlx's rustls glue trusts what it is given
+    )]
     Cannot { what: String, fix: &'static str },
 }
 

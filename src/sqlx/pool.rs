@@ -1,12 +1,16 @@
 //! When to refresh: [`IamPool`], a sqlx pool whose connect options carry the current token.
 
 use std::fmt;
+use std::future::Future;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
 use ::sqlx::pool::{Pool, PoolConnection, PoolOptions};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use crate::connect::ConnectError;
@@ -41,12 +45,10 @@ struct State<DB: IamDatabase> {
     refreshes: AtomicU64,
 }
 
-struct Refresher(AbortHandle);
-
-impl Drop for Refresher {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// The refresher task: it stops when `_stop` is dropped (with the last [`IamPool`] clone).
+struct Refresher {
+    task: AbortHandle,
+    _stop: oneshot::Sender<()>,
 }
 
 impl<DB: IamDatabase> Clone for IamPool<DB> {
@@ -97,11 +99,15 @@ impl<DB: IamDatabase> IamPool<DB> {
             installed: Mutex::new(token),
             refreshes: AtomicU64::new(0),
         });
-        let task = tokio::spawn(refresh(pool.clone(), Arc::clone(&state), interval));
+        let (stop, dropped) = oneshot::channel();
+        let task = tokio::spawn(refresh(pool.clone(), Arc::clone(&state), interval, dropped));
         Ok(Self {
             pool,
             state,
-            refresher: Arc::new(Refresher(task.abort_handle())),
+            refresher: Arc::new(Refresher {
+                task: task.abort_handle(),
+                _stop: stop,
+            }),
         })
     }
 
@@ -138,9 +144,10 @@ impl<DB: IamDatabase> IamPool<DB> {
         self.state.refreshes.load(Ordering::Relaxed)
     }
 
-    /// Whether the refresher still runs (it stops when the pool is closed).
+    /// Whether the refresher still runs (it stops when the pool is closed, or when the last
+    /// clone of this type is dropped).
     pub fn is_refreshing(&self) -> bool {
-        !self.refresher.0.is_finished()
+        !self.refresher.task.is_finished()
     }
 
     /// The sqlx pool.
@@ -195,38 +202,52 @@ impl<DB: IamDatabase> State<DB> {
     }
 }
 
-/// Keep `pool`'s options current until it closes: ask the cache for the token when the
-/// installed one's reuse window ends (and at least every `interval`), install it if it is
-/// another.
-async fn refresh<DB: IamDatabase>(pool: Pool<DB>, state: Arc<State<DB>>, interval: Duration) {
+/// Keep `pool`'s options current until it closes or `dropped` fires: ask the cache for the
+/// token when the installed one's reuse window ends (and at least every `interval`), install
+/// it if it is another.
+async fn refresh<DB: IamDatabase>(
+    pool: Pool<DB>,
+    state: Arc<State<DB>>,
+    interval: Duration,
+    dropped: oneshot::Receiver<()>,
+) {
     let tokens = state.source.token_provider().clone();
     let shortest = interval.min(Duration::from_secs(1));
     let mut closed = pool.close_event();
-    let _ = closed
-        .do_until(async {
-            loop {
-                let wait = match state.source.token().await {
-                    Ok(token) => {
-                        state.install(&pool, &token.shared());
-                        let left = token.reuse_until().duration_since(tokens.now());
-                        left.unwrap_or_default().max(shortest).min(interval)
-                    }
-                    Err(error) => {
-                        tracing::warn!(
-                            target: "rds_iam::sqlx",
-                            server = %state.source.target(),
-                            %error,
-                            "could not refresh the pool's IAM token: new connections use the \
-                             previous one until it expires; trying again"
-                        );
-                        interval
-                    }
-                };
-                tokio::time::sleep(wait).await;
-            }
-        })
-        .await;
-    tracing::debug!(target: "rds_iam::sqlx", "the pool closed: its token refresher stops");
+    let keep_current = closed.do_until(async {
+        loop {
+            let wait = match state.source.token().await {
+                Ok(token) => {
+                    state.install(&pool, &token.shared());
+                    let left = token.reuse_until().duration_since(tokens.now());
+                    left.unwrap_or_default().max(shortest).min(interval)
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        target: "rds_iam::sqlx",
+                        server = %state.source.target(),
+                        %error,
+                        "could not refresh the pool's IAM token: new connections use the \
+                         previous one until it expires; trying again"
+                    );
+                    interval
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    });
+    let (mut keep_current, mut dropped) = (std::pin::pin!(keep_current), dropped);
+    let why = std::future::poll_fn(|cx| {
+        if keep_current.as_mut().poll(cx).is_ready() {
+            Poll::Ready("the pool was closed")
+        } else if Pin::new(&mut dropped).poll(cx).is_ready() {
+            Poll::Ready("the last IamPool was dropped")
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    tracing::debug!(target: "rds_iam::sqlx", server = %state.source.target(), "{why}: the token refresher stops");
 }
 
 /// Sort a sqlx error from opening a connection.
