@@ -39,6 +39,6 @@ mod emulator_verifier;
 mod connect;
 #[cfg(all(feature = "aws-config", feature = "_postgres", feature = "_mysql"))]
 mod connect_cli;
-#[cfg(any(feature = "deadpool", feature = "bb8"))]
+#[cfg(any(feature = "deadpool", feature = "bb8", feature = "sqlx"))]
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod pools;
