@@ -81,6 +81,7 @@
 //! | `connect` | what both connectors share: the retry on a rejected cached token, `ConnectError` |
 //! | `deadpool` | deadpool pools whose new connections log in through a connector (feature `deadpool`) |
 //! | `bb8` | bb8 pools whose new connections log in through a connector (feature `bb8`) |
+//! | `sqlx` | sqlx connect options from the URL and pools whose options are refreshed from the token cache (feature `sqlx`) |
 //!
 //! # Cargo features
 //!
@@ -93,6 +94,7 @@
 //! | `mysql-rustls` | no | the same MySQL/MariaDB connector over rustls (mysql_async with `rustls-tls` and `aws-lc-rs`, rustls-native-certs); cannot be combined with `mysql` |
 //! | `deadpool` | no | `deadpool`: deadpool 0.12 pools of tokio-postgres clients and mysql_async connections, each new one logged in through `PgConnector` or `MySqlConnector` (with a connector feature) |
 //! | `bb8` | no | `bb8`: the same with bb8 0.9, and an error sink that logs failed logins with their causes |
+//! | `sqlx` | no | `sqlx`: sqlx 0.9 connect options from the URL (`PgIamOptions`, `MySqlIamOptions`) and pools whose options are refreshed from the token cache (`IamPool`); sqlx's drivers and TLS stack follow the connector features (with a connector feature) |
 //!
 //! The API, the CA sources, the three TLS modes and the errors are the same with either TLS
 //! stack. To use rustls only, turn the default features off (keeping the default chain):

@@ -409,8 +409,147 @@ fn pem<'a>(certificates: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use aws_credential_types::Credentials;
+
     use super::*;
+    use crate::credentials::CredentialsConfig;
     use crate::tls::{CaSource, TrustConfig};
+
+    async fn tokens() -> TokenProvider {
+        let credentials = Credentials::new("AKID", "secret", None, None, "test");
+        let credentials = CredentialsConfig::static_credentials(credentials)
+            .build()
+            .await
+            .unwrap();
+        TokenProvider::builder(credentials).build()
+    }
+
+    /// A self-signed CA certificate, PEM.
+    fn ca_pem(name: &str) -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap()
+            .pem()
+    }
+
+    /// What building options for `query` (on a PostgreSQL or MySQL URL to a tunnel) says.
+    async fn build<DB: IamDatabase>(
+        scheme: &str,
+        query: &str,
+        ca: Option<String>,
+    ) -> Result<IamConnectOptions<DB>, ConnectError> {
+        let url = format!(
+            "jdbc:aws-wrapper:{scheme}://127.0.0.1:15432/app?wrapperPlugins=iam&user=u&{query}"
+        );
+        let mut builder = IamConnectOptions::<DB>::from_url(&JdbcUrl::parse(&url).unwrap())?
+            .token_provider(tokens().await);
+        if let Some(pem) = ca {
+            builder = builder.ca(CaSource::pem(pem));
+        }
+        builder.build().await
+    }
+
+    const TUNNEL: &str = "iamHost=db.abc123.us-east-1.rds.amazonaws.com";
+
+    #[cfg(feature = "_postgres")]
+    #[tokio::test]
+    async fn what_sqlx_cannot_check_is_refused_with_the_way_out() {
+        type Pg = ::sqlx::Postgres;
+        let cannot = |r: Result<IamConnectOptions<Pg>, ConnectError>| match r {
+            Err(e @ ConnectError::SqlxCannot { .. }) => e.to_string(),
+            other => panic!("expected SqlxCannot, got {other:?}"),
+        };
+        // iamHost with verify-full: sqlx verifies the host it dials.
+        let text =
+            cannot(build::<Pg>("postgresql", &format!("{TUNNEL}&sslmode=verify-full"), None).await);
+        assert!(
+            text.contains("db.abc123.us-east-1.rds.amazonaws.com"),
+            "{text}"
+        );
+        assert!(
+            text.contains("verify-ca") && text.contains("rds_iam::deadpool"),
+            "{text}"
+        );
+        // Two hosts: sqlx dials one.
+        let two = JdbcUrl::parse(
+            "jdbc:aws-wrapper:postgresql://a.abc123.us-east-1.rds.amazonaws.com,\
+             b.abc123.us-east-1.rds.amazonaws.com/app?wrapperPlugins=iam&user=u",
+        )
+        .unwrap();
+        let built = IamConnectOptions::<Pg>::from_url(&two)
+            .unwrap()
+            .token_provider(tokens().await)
+            .build()
+            .await;
+        assert!(cannot(built).contains("2 hosts"));
+        // require checks no name: iamHost is signed, 127.0.0.1 dialled.
+        let ok = build::<Pg>("postgresql", &format!("{TUNNEL}&sslmode=require"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            ok.target().tls_name(),
+            "db.abc123.us-east-1.rds.amazonaws.com"
+        );
+        let (options, _) = ok.connect_options().await.unwrap();
+        assert_eq!(options.get_host(), "127.0.0.1");
+        assert_eq!(options.get_username(), "u");
+        assert_eq!(options.get_database(), Some("app"));
+        // A trailing root dot is the same host, verified without the dot.
+        let dot = JdbcUrl::parse(
+            "jdbc:aws-wrapper:postgresql://db.abc123.us-east-1.rds.amazonaws.com.:5432/app\
+             ?wrapperPlugins=iam&user=u&sslmode=verify-full",
+        )
+        .unwrap();
+        let dot = IamConnectOptions::<Pg>::from_url(&dot)
+            .unwrap()
+            .token_provider(tokens().await)
+            .build()
+            .await
+            .unwrap();
+        let (options, _) = dot.connect_options().await.unwrap();
+        assert_eq!(options.get_host(), "db.abc123.us-east-1.rds.amazonaws.com");
+
+        let two_cas = format!("{}{}", ca_pem("one"), ca_pem("two"));
+        let verify_ca = format!("{TUNNEL}&sslmode=verify-ca");
+        if cfg!(feature = "_native-tls") {
+            // sqlx's native-tls glue: the first certificate only, always the system store.
+            let text = cannot(build::<Pg>("postgresql", &verify_ca, Some(ca_pem("one"))).await);
+            assert!(text.contains("verify-ca over native-tls"), "{text}");
+            let full = "sslmode=verify-full&iamRegion=us-east-1";
+            let text = cannot(build::<Pg>("postgresql", full, Some(two_cas)).await);
+            assert!(text.contains("2 certificates"), "{text}");
+            assert!(text.contains("postgres-rustls"), "{text}");
+        } else {
+            // rustls: exactly the CA sources given.
+            build::<Pg>("postgresql", &verify_ca, Some(two_cas))
+                .await
+                .unwrap();
+        }
+    }
+
+    #[cfg(feature = "_mysql")]
+    #[tokio::test]
+    async fn mysql_options_log_in_with_the_cleartext_plugin_over_tls() {
+        type My = ::sqlx::MySql;
+        let built = build::<My>("mysql", "sslMode=REQUIRED&iamRegion=us-east-1", None)
+            .await
+            .unwrap();
+        let (options, valid_until) = built.connect_options().await.unwrap();
+        assert_eq!(options.get_host(), "127.0.0.1");
+        assert_eq!(options.get_port(), 15432);
+        assert_eq!(
+            options.get_ssl_mode(),
+            ::sqlx::mysql::MySqlSslMode::Required
+        );
+        assert!(valid_until > std::time::SystemTime::now());
+        let shown = format!("{built:?}");
+        assert!(!shown.contains("X-Amz-Signature"), "{shown}");
+    }
 
     #[test]
     fn pem_round_trips_through_the_bundle_loader() {

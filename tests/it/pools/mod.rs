@@ -9,6 +9,8 @@
 mod bb8;
 #[cfg(feature = "deadpool")]
 mod deadpool;
+#[cfg(feature = "_mysql")]
+mod mysql_async;
 #[cfg(feature = "sqlx")]
 mod sqlx;
 
