@@ -24,13 +24,19 @@ async fn a_one_connection_pool_outlives_its_token() {
     // A long migration run: the token expires, the one connection goes on.
     e.clock.advance(PAST_EXPIRY);
     let mut conn = pool.get_conn().await.unwrap();
-    conn.query_drop("CREATE TABLE run_marker (id int)").await.unwrap();
+    conn.query_drop("CREATE TABLE run_marker (id int)")
+        .await
+        .unwrap();
     let who: Option<String> = conn.query_first("SELECT CURRENT_USER()").await.unwrap();
     assert_eq!(who.unwrap(), MySql::account(user));
     drop(conn);
     pool.disconnect().await.unwrap();
 
-    assert_eq!(e.outcomes(), [LoginOutcome::Accepted], "one login for the run");
+    assert_eq!(
+        e.outcomes(),
+        [LoginOutcome::Accepted],
+        "one login for the run"
+    );
     assert_eq!(tokens.stats().minted, 1);
     assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }
