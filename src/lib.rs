@@ -66,9 +66,10 @@
 //! | [`credentials`] | AWS credentials, given or (feature `aws-config`) from the standard chain, cached |
 //! | [`provider`] | the token cache every connection asks: reuse, refresh ahead, single flight |
 //! | [`secret`] | secrets with redacted `Debug` and no `Display` |
+//! | [`setup`] | what an administrator creates for an IAM user: the `rds-db:connect` policy, the SQL |
 //! | [`clock`] | time as an input, for signing and caching |
 //!
-//! [`jdbc`], [`endpoint`], [`tls_mode`], [`plan`] and [`token`] are pure: no I/O, no
+//! [`jdbc`], [`endpoint`], [`tls_mode`], [`plan`], [`setup`] and [`token`] are pure: no I/O, no
 //! environment reads.
 //!
 //! Connecting (features `postgres` / `mysql`, or their rustls forms):
@@ -166,6 +167,7 @@ pub mod plan;
 pub mod postgres;
 pub mod provider;
 pub mod secret;
+pub mod setup;
 mod single_flight;
 #[cfg(all(feature = "sqlx", any(feature = "_postgres", feature = "_mysql")))]
 pub mod sqlx;

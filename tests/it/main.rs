@@ -18,6 +18,8 @@ mod jdbc_urls;
 mod lean;
 mod provider;
 mod rds_hosts;
+#[cfg(all(feature = "aws-config", feature = "postgres", feature = "mysql"))]
+mod setup;
 mod support;
 #[cfg(feature = "aws-config")]
 mod token_cli;

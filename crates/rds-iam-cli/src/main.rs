@@ -19,6 +19,7 @@
 mod connect;
 mod emulator;
 mod report;
+mod setup;
 mod token;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ enum Command {
     Token(token::Args),
     Connect(connect::Args),
     Emulator(emulator::Args),
+    Setup(setup::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +50,6 @@ fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Connect(args) => connect::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Setup(args) => setup::run(args),
     })
 }

@@ -389,3 +389,113 @@ fn emulator_listens_and_says_where() {
     );
     assert!(!stderr.contains("emulator-secret"), "{stderr}");
 }
+
+#[test]
+fn setup_prints_a_policy_that_parses_and_the_sql() {
+    let help = rds_iam(&["setup", "--help"], &[]);
+    for flag in [
+        "Usage: rds-iam setup",
+        "--engine",
+        "--user",
+        "--account",
+        "--resource-id",
+        "--liquibase-shared-owner",
+        "--apply",
+        "--admin-url",
+        "RDS_IAM_ADMIN_PASSWORD",
+        "DBClusters[0].DbClusterResourceId",
+        "DBInstances[0].DbiResourceId",
+    ] {
+        assert!(help.success().contains(flag), "{flag}: {help:?}");
+    }
+    let policy = [
+        "--account",
+        "123456789012",
+        "--region",
+        "us-gov-west-1",
+        "--resource-id",
+        "db-12ABC34DEFG5HIJ6KLMNOP78QR",
+    ];
+    let mut args = vec![
+        "setup",
+        "--engine",
+        "mysql",
+        "--user",
+        "App\"User",
+        "--only",
+        "policy",
+    ];
+    args.extend(policy);
+    let run = rds_iam(&args, &[]);
+    let json: Value = serde_json::from_str(run.success()).unwrap();
+    assert_eq!(
+        json["Statement"][0]["Resource"],
+        "arn:aws-us-gov:rds-db:us-gov-west-1:123456789012:dbuser:db-12ABC34DEFG5HIJ6KLMNOP78QR/App\"User"
+    );
+    let run = rds_iam(
+        &[
+            "setup",
+            "--engine",
+            "mysql",
+            "--user",
+            "app",
+            "--database",
+            "app",
+            "--only",
+            "sql",
+        ],
+        &[],
+    );
+    assert_eq!(
+        run.success(),
+        "-- the database user, if it does not exist yet\n\
+         CREATE USER IF NOT EXISTS `app`@`%` IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL;\n\
+         -- privileges on the database\n\
+         GRANT ALL PRIVILEGES ON `app`.* TO `app`@`%`;\n"
+    );
+
+    // A cluster identifier where the resource id belongs: exit 1, and how to find it.
+    let mut args = vec!["setup", "--engine", "postgres", "--user", "u", "--cluster"];
+    args.extend(&policy[..4]);
+    args.extend(["--resource-id", "my-aurora-cluster"]);
+    let line = rds_iam(&args, &[]).error(1).to_owned();
+    assert!(
+        line.contains("\"my-aurora-cluster\" is not a resource id"),
+        "{line}"
+    );
+    assert!(
+        line.contains("--query 'DBClusters[0].DbClusterResourceId'"),
+        "{line}"
+    );
+    // Half the policy's flags, or the Liquibase block on MySQL: usage errors.
+    let line = rds_iam(
+        &[
+            "setup",
+            "--engine",
+            "postgres",
+            "--user",
+            "u",
+            "--account",
+            "123456789012",
+        ],
+        &[],
+    )
+    .error(2)
+    .to_owned();
+    assert!(line.contains("--region"), "{line}");
+    let line = rds_iam(
+        &[
+            "setup",
+            "--engine",
+            "mysql",
+            "--user",
+            "u",
+            "--liquibase-shared-owner",
+            "admin",
+        ],
+        &[],
+    )
+    .error(2)
+    .to_owned();
+    assert!(line.contains("no owner"), "{line}");
+}
