@@ -24,7 +24,9 @@ use rds_iam_emulator::{LoginOutcome, Rejection};
 
 use crate::connect::{Emulated, chain};
 use crate::support::engine::{Db, Login};
-use crate::support::iam::{credentials, provider, provider_with, t0, wrong_secret_credentials};
+use crate::support::iam::{
+    credentials, provider, provider_over, provider_with, t0, wrong_secret_credentials,
+};
 
 /// Past a token's 15-minute lifetime.
 const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
@@ -51,14 +53,7 @@ async fn setup_wrong_secret<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E
 /// A token provider on `clock` over the test credentials given as a credentials provider,
 /// which is fetched (and counted: `credentials().stats().fetches`), unlike static ones.
 async fn provider_fetching(clock: &ManualClock) -> TokenProvider {
-    let credentials = CredentialsConfig::provider(credentials())
-        .clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
-    TokenProvider::builder(credentials)
-        .clock(clock.clone())
-        .build()
+    provider_over(clock, CredentialsConfig::provider(credentials())).await
 }
 
 /// [`setup`] with [`provider_fetching`].
