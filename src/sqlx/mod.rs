@@ -425,6 +425,7 @@ mod tests {
     }
 
     /// A self-signed CA certificate, PEM.
+    #[cfg(feature = "_postgres")]
     fn ca_pem(name: &str) -> String {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params
@@ -454,6 +455,7 @@ mod tests {
         builder.build().await
     }
 
+    #[cfg(feature = "_postgres")]
     const TUNNEL: &str = "iamHost=db.abc123.us-east-1.rds.amazonaws.com";
 
     #[cfg(feature = "_postgres")]

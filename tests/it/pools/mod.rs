@@ -23,29 +23,33 @@ use rds_iam::provider::TokenProvider;
 use rds_iam_emulator::{LoginOutcome, Rejection};
 
 use crate::connect::{Emulated, chain};
-use crate::support::engine::{Db, Login};
-use crate::support::iam::{
-    credentials, provider, provider_over, provider_with, t0, wrong_secret_credentials,
-};
+use crate::support::engine::Db;
+use crate::support::iam::{credentials, provider_over, t0};
 
 /// Past a token's 15-minute lifetime.
 const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
 
+#[cfg(any(feature = "deadpool", feature = "bb8", feature = "_mysql"))]
 /// An emulator of `E`, a fresh user `user` (trusted by the backend) with a database of its
 /// own, a token provider on the emulator's clock and a connector through the emulator.
 async fn setup<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
     let e = Emulated::<E>::start().await;
     let database = E::create_user_with_notes(user).await;
-    let tokens = provider(&e.clock).await;
+    let tokens = crate::support::iam::provider(&e.clock).await;
     let connector = e.connector(user, &database, tokens.clone()).await;
     (e, tokens, connector)
 }
 
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
 /// The same with a wrong secret access key.
 async fn setup_wrong_secret<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
     let e = Emulated::<E>::start().await;
-    E::create_user(user, Login::Trust).await;
-    let tokens = provider_with(&e.clock, wrong_secret_credentials()).await;
+    E::create_user(user, crate::support::engine::Login::Trust).await;
+    let tokens = crate::support::iam::provider_with(
+        &e.clock,
+        crate::support::iam::wrong_secret_credentials(),
+    )
+    .await;
     let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
     (e, tokens, connector)
 }
@@ -56,10 +60,11 @@ async fn provider_fetching(clock: &ManualClock) -> TokenProvider {
     provider_over(clock, CredentialsConfig::provider(credentials())).await
 }
 
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
 /// [`setup`] with [`provider_fetching`].
 async fn setup_fetching<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
     let e = Emulated::<E>::start().await;
-    E::create_user(user, Login::Trust).await;
+    E::create_user(user, crate::support::engine::Login::Trust).await;
     let tokens = provider_fetching(&e.clock).await;
     let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
     (e, tokens, connector)
@@ -69,14 +74,15 @@ async fn setup_fetching<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Co
 /// the emulator's moves [`PAST_EXPIRY`] (that token has expired there).
 const LAG: Duration = Duration::from_secs(5 * 60);
 
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
 /// [`setup`] with the provider on a clock of its own, to be moved by [`LAG`].
 async fn setup_lagging<E: Db>(
     user: &str,
 ) -> (Emulated<E>, TokenProvider, E::Connector, ManualClock) {
     let e = Emulated::<E>::start().await;
-    E::create_user(user, Login::Trust).await;
+    E::create_user(user, crate::support::engine::Login::Trust).await;
     let provider_clock = ManualClock::new(t0());
-    let tokens = provider(&provider_clock).await;
+    let tokens = crate::support::iam::provider(&provider_clock).await;
     let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
     (e, tokens, connector, provider_clock)
 }
@@ -101,6 +107,7 @@ fn assert_one_retry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
     assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }
 
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
 /// The pooled `session` is `user`'s.
 async fn assert_session_of<E: Db>(session: &mut E::Session, user: &str) {
     assert_eq!(E::whoami(session).await.user, E::account(user));
