@@ -1,6 +1,7 @@
 //! [`ConnectError`]: why a connector could not be built or could not connect, with the fix.
 
 use std::error::Error as StdError;
+use std::fmt;
 use std::time::Duration;
 
 use crate::credentials::CredentialsError;
@@ -282,6 +283,102 @@ impl ConnectError {
     }
 }
 
+/// What kind of refusal ended a login, read from the server's answer: the refusals of the IAM
+/// database authentication troubleshooting lists (see [`ConnectError::login_refusal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginRefusal {
+    /// PostgreSQL `PAM authentication failed for user "..."`: RDS did not accept the token for
+    /// this user.
+    Pam,
+    /// PostgreSQL `no pg_hba.conf entry for host ..., no encryption`: the login reached the
+    /// server without TLS.
+    NoEncryption,
+    /// MySQL error 1045, `Access denied for user ...`: the token was not accepted for this user.
+    AccessDenied,
+    /// MySQL error 1524, `Plugin 'AWSAuthenticationPlugin' is not loaded`: the user is set up
+    /// for IAM on a server that cannot check tokens.
+    PluginNotLoaded,
+    /// Another refusal (a user or database that does not exist, relayed from the database).
+    Other,
+}
+
+impl fmt::Display for LoginRefusal {
+    /// What the refusal means, in a sentence.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pam => {
+                "PostgreSQL `PAM authentication failed`: RDS did not accept the IAM token for this \
+                 user (IAM policy, rds_iam grant, user name, clock, endpoint)"
+            }
+            Self::NoEncryption => {
+                "PostgreSQL `no pg_hba.conf entry ... no encryption`: the login reached the server \
+                 without TLS (\"SSL connection required\"): a proxy or tunnel in between strips TLS"
+            }
+            Self::AccessDenied => {
+                "MySQL error 1045 `Access denied`: the IAM token was not accepted for this user \
+                 (IAM policy, IDENTIFIED WITH AWSAuthenticationPlugin, user name, clock, endpoint)"
+            }
+            Self::PluginNotLoaded => {
+                "MySQL error 1524 `Plugin 'AWSAuthenticationPlugin' is not loaded`: the user is \
+                 IDENTIFIED WITH AWSAuthenticationPlugin, but this server cannot check IAM tokens: \
+                 enable IAM database authentication on the instance or cluster (outside RDS, as \
+                 on MariaDB, there is no such plugin)"
+            }
+            Self::Other => "the server refused the login for another reason (its message follows)",
+        })
+    }
+}
+
+impl ConnectError {
+    /// The kind of refusal, when the server refused the login (a rejected token, or a MySQL
+    /// server without the IAM plugin), read from its answer; `None` for failures before a
+    /// login (TLS, network, credentials). With several hosts, the last host's.
+    ///
+    /// ```
+    /// use rds_iam::connect::{ConnectError, LoginRefusal};
+    /// use rds_iam::jdbc::Engine;
+    ///
+    /// let e = ConnectError::LoginRejected {
+    ///     server: "db:5432".into(),
+    ///     engine: Engine::Postgresql,
+    ///     user: "app".into(),
+    ///     endpoint: "db:5432".into(),
+    ///     region: "us-east-1".into(),
+    ///     retried: false,
+    ///     source: "FATAL: PAM authentication failed for user \"app\"".into(),
+    /// };
+    /// assert_eq!(e.login_refusal(), Some(LoginRefusal::Pam));
+    /// ```
+    pub fn login_refusal(&self) -> Option<LoginRefusal> {
+        let source = match self {
+            Self::LoginRejected { source, .. } | Self::Server { source, .. } => source,
+            Self::AllHostsFailed { last, .. } => return last.login_refusal(),
+            _ => return None,
+        };
+        let mut text = String::new();
+        let mut cause: Option<&(dyn StdError + 'static)> = Some(&**source);
+        while let Some(e) = cause {
+            text.push_str(&e.to_string());
+            text.push('\n');
+            cause = e.source();
+        }
+        Some(if text.contains("PAM authentication failed") {
+            LoginRefusal::Pam
+        } else if text.contains("no pg_hba.conf entry") && text.contains("no encryption") {
+            LoginRefusal::NoEncryption
+        } else if text.contains("1524") && text.contains("AWSAuthenticationPlugin") {
+            LoginRefusal::PluginNotLoaded
+        } else if text.contains("1045") || text.contains("Access denied for user") {
+            LoginRefusal::AccessDenied
+        } else if matches!(self, Self::LoginRejected { .. }) {
+            LoginRefusal::Other
+        } else {
+            return None;
+        })
+    }
+}
+
 impl From<PlanError> for ConnectError {
     fn from(e: PlanError) -> Self {
         Self::Plan(e)
@@ -340,12 +437,12 @@ fn rejected(error: &ConnectError) -> String {
         Engine::Postgresql => format!(
             "the database user is not granted rds_iam (as the master user: GRANT rds_iam TO \
              {};)",
-            quote_pg_ident(user)
+            crate::setup::pg_ident(user)
         ),
         Engine::Mysql | Engine::Mariadb => format!(
             "the database user is not set up for IAM (as the master user: CREATE USER {} \
              IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';)",
-            quote_mysql_string(user)
+            crate::setup::mysql_account(user)
         ),
     };
     let causes = [
@@ -368,6 +465,11 @@ fn rejected(error: &ConnectError) -> String {
              connecting through a tunnel or alias)"
         ),
         "IAM database authentication is not enabled on the instance or cluster".to_owned(),
+        format!(
+            "the role that signed is not the one granted rds-db:connect (on a Harness ECS runner, \
+             the build task must run with the role in {ENV_HARNESS}, and that role needs the policy)"
+        ),
+        "a service control policy (SCP) or permissions boundary denies rds-db:connect".to_owned(),
     ];
     let mut message = format!(
         "{server} rejected the IAM login of user `{user}`{fresh} (token signed for {endpoint} in \
@@ -382,13 +484,8 @@ fn rejected(error: &ConnectError) -> String {
     message
 }
 
-fn quote_pg_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_mysql_string(name: &str) -> String {
-    format!("'{}'", name.replace('\\', "\\\\").replace('\'', "''"))
-}
+/// The Harness ECS runner's build-task role variable (named in the rejection's causes).
+const ENV_HARNESS: &str = "HARNESS_ECS_BUILD_TASK_ROLE_ARN";
 
 #[cfg(test)]
 mod tests {
@@ -441,6 +538,59 @@ mod tests {
         let text = rejection(Engine::Mysql, false).to_string();
         assert!(text.contains("IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"));
         assert!(!text.contains("freshly"));
+    }
+
+    /// The refusals of the troubleshooting lists, told apart by the server's answer.
+    #[test]
+    fn refusals_are_classified() {
+        let server = |text: &'static str| ConnectError::Server {
+            server: "db:3306".into(),
+            source: text.into(),
+        };
+        let rejected = |text: &'static str| ConnectError::LoginRejected {
+            server: "db:5432".into(),
+            engine: Engine::Postgresql,
+            user: "u".into(),
+            endpoint: "db:5432".into(),
+            region: "us-east-1".into(),
+            retried: false,
+            source: text.into(),
+        };
+        for (e, refusal) in [
+            (
+                rejected("db error: FATAL: PAM authentication failed for user \"u\""),
+                Some(LoginRefusal::Pam),
+            ),
+            (
+                rejected(
+                    "FATAL: no pg_hba.conf entry for host \"10.0.0.1\", user \"u\", database \
+                     \"d\", no encryption",
+                ),
+                Some(LoginRefusal::NoEncryption),
+            ),
+            (
+                rejected("ERROR 1045 (28000): Access denied for user 'u'@'10.0.0.1'"),
+                Some(LoginRefusal::AccessDenied),
+            ),
+            (
+                server("ERROR 1524 (HY000): Plugin 'AWSAuthenticationPlugin' is not loaded"),
+                Some(LoginRefusal::PluginNotLoaded),
+            ),
+            (
+                rejected("FATAL: role \"U\" does not exist"),
+                Some(LoginRefusal::Other),
+            ),
+            (server("FATAL: database \"d\" does not exist"), None),
+            (
+                ConnectError::Timeout {
+                    server: "db:5432".into(),
+                    after: Duration::from_secs(1),
+                },
+                None,
+            ),
+        ] {
+            assert_eq!(e.login_refusal(), refusal, "{e:?}");
+        }
     }
 
     #[test]
@@ -634,14 +784,18 @@ mod tests {
                  or not at db.abc123.us-east-1.rds.amazonaws.com:5432 (the token is signed for that \
                  region and endpoint: set iamRegion, or iamHost to the RDS endpoint name when \
                  connecting through a tunnel or alias); (6) IAM database authentication is not \
-                 enabled on the instance or cluster",
+                 enabled on the instance or cluster; (7) the role that signed is not the one \
+                 granted rds-db:connect (on a Harness ECS runner, the build task must run with \
+                 the role in HARNESS_ECS_BUILD_TASK_ROLE_ARN, and that role needs the policy); \
+                 (8) a service control policy (SCP) or permissions boundary denies \
+                 rds-db:connect",
             ),
             (
                 rejection(Engine::Mysql, false, "o'brien\\"),
                 "127.0.0.1:15432 (as db.abc123.us-east-1.rds.amazonaws.com) rejected the IAM login \
                  of user `o'brien\\` (token signed for db.abc123.us-east-1.rds.amazonaws.com:5432 \
                  in us-east-1); likely causes: (1) the database user is not set up for IAM (as the \
-                 master user: CREATE USER 'o''brien\\\\' IDENTIFIED WITH AWSAuthenticationPlugin AS \
+                 master user: CREATE USER `o'brien\\`@`%` IDENTIFIED WITH AWSAuthenticationPlugin AS \
                  'RDS';); (2) the IAM policy's rds-db:connect resource uses the cluster or instance \
                  identifier instead of its resource id \
                  (arn:aws:rds-db:us-east-1:ACCOUNT:dbuser:cluster-XXXX/o'brien\\ or \
@@ -652,7 +806,11 @@ mod tests {
                  or not at db.abc123.us-east-1.rds.amazonaws.com:5432 (the token is signed for that \
                  region and endpoint: set iamRegion, or iamHost to the RDS endpoint name when \
                  connecting through a tunnel or alias); (6) IAM database authentication is not \
-                 enabled on the instance or cluster",
+                 enabled on the instance or cluster; (7) the role that signed is not the one \
+                 granted rds-db:connect (on a Harness ECS runner, the build task must run with \
+                 the role in HARNESS_ECS_BUILD_TASK_ROLE_ARN, and that role needs the policy); \
+                 (8) a service control policy (SCP) or permissions boundary denies \
+                 rds-db:connect",
             ),
             (
                 ConnectError::Server {

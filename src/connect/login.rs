@@ -17,7 +17,7 @@ use super::{BoxError, ConnectError};
 use crate::plan::Target;
 
 /// How long the certificate probe behind a host-name-mismatch message may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How one login attempt with one token ended.
 pub(crate) enum Outcome<T> {

@@ -22,7 +22,7 @@ mod error;
 pub(crate) mod login;
 mod settings;
 
-pub use error::{BoxError, ConnectError};
+pub use error::{BoxError, ConnectError, LoginRefusal};
 pub(crate) use settings::Settings;
 
 /// For the pools: a pooled connection that failed its liveness check, as a

@@ -26,6 +26,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 
 use super::diagnostics::Diagnostics;
 use super::error::CredentialsError;
+use super::origin::CredentialsOrigin;
 use crate::clock::Clock;
 use crate::single_flight::{SingleFlight, Turn};
 
@@ -256,6 +257,13 @@ impl CredentialsProvider {
                 .current()
                 .map(|cached| self.identity(&cached.credentials)),
         }
+    }
+
+    /// Which source answered with `credentials` (credentials this provider returned): the
+    /// environment, a profile, a web identity token, the ECS container endpoint (task role),
+    /// instance metadata, a role assumed through STS, ... (see [`CredentialsOrigin`]).
+    pub fn origin(&self, credentials: &Credentials) -> CredentialsOrigin {
+        self.inner.diagnostics.origin(credentials)
     }
 
     /// A label for the source (`default-chain`, `profile:NAME`, `static`,

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::error::{AwsCredentialsError, CredentialsError};
 use super::fetch::ExpiredOnArrival;
+use super::origin::CredentialsOrigin;
 use crate::token::Rfc3339;
 
 /// ECS sets this in containers of a task that has a task role.
@@ -197,6 +198,35 @@ impl EnvFacts {
 impl Diagnostics {
     pub(crate) fn source(&self) -> &SourceDescription {
         &self.source
+    }
+
+    /// Which source answered with `credentials`: the configured source, refined by what the
+    /// chain's providers recorded on them (see [`CredentialsOrigin`]).
+    pub(crate) fn origin(
+        &self,
+        credentials: &aws_credential_types::Credentials,
+    ) -> CredentialsOrigin {
+        match &self.source {
+            SourceDescription::Static => return CredentialsOrigin::Given,
+            #[cfg(feature = "aws-config")]
+            SourceDescription::AssumeRole { role_arn, .. } => {
+                return CredentialsOrigin::AssumedRole {
+                    role_arn: Some(role_arn.clone()),
+                };
+            }
+            _ => {}
+        }
+        match CredentialsOrigin::from_features(credentials) {
+            #[cfg(feature = "aws-config")]
+            Some(CredentialsOrigin::Container { .. }) => CredentialsOrigin::Container {
+                variable: self.container_variable(),
+            },
+            Some(origin) => origin,
+            None if matches!(self.source, SourceDescription::Provider) => {
+                CredentialsOrigin::Provider
+            }
+            None => CredentialsOrigin::Unknown,
+        }
     }
 
     /// The error for a failed load from this source: the cause first, then the checks that

@@ -27,6 +27,7 @@ mod config;
 mod diagnostics;
 mod error;
 mod fetch;
+mod origin;
 
 pub(crate) use cache::ErrorChain;
 pub use cache::{
@@ -40,3 +41,4 @@ pub use diagnostics::{
 };
 pub use error::{AwsCredentialsError, CredentialsError};
 pub use fetch::DEFAULT_FETCH_TIMEOUT;
+pub use origin::{AccessKeyKind, CredentialsOrigin};

@@ -112,6 +112,8 @@ struct Inner {
     tokens: TokenProvider,
     mode: TlsMode,
     trusted: String,
+    /// The CAs loaded, for [`inspect_tls`](MySqlConnector::inspect_tls).
+    bundle: CaBundle,
     timeout: Option<Duration>,
 }
 
@@ -196,6 +198,25 @@ impl MySqlConnector {
         let target = &self.inner.targets[0];
         let token = login::token_for(&self.inner.tokens, target).await?;
         Ok((self.inner.with_token(0, &token), token.valid_until()))
+    }
+
+    /// Inspect `target`'s TLS (one of [`targets`](Self::targets)) without logging in: the
+    /// checked handshake this connector would do (its CAs, its mode, the signing host's name),
+    /// then the certificate's names and expiry. Sends no user name and no token. For
+    /// diagnosis (`rds-iam doctor`); a failure is the [`ConnectError`] a login would give.
+    pub async fn inspect_tls(
+        &self,
+        target: &Target,
+    ) -> Result<crate::tls::ServerTls, ConnectError> {
+        let inner = &*self.inner;
+        crate::tls::inspect::inspect(
+            target,
+            Protocol::MySql,
+            &inner.bundle,
+            inner.mode,
+            login::PROBE_TIMEOUT,
+        )
+        .await
     }
 
     /// The token provider.
@@ -352,13 +373,15 @@ impl MySqlConnectorBuilder {
             trusted = %bundle.trusted_in(self.settings.mode),
             "MySQL IAM connector ready"
         );
+        let trusted = bundle.trusted_in(self.settings.mode).to_string();
         Ok(MySqlConnector {
             inner: Arc::new(Inner {
                 targets,
                 opts,
                 tokens,
                 mode: self.settings.mode,
-                trusted: bundle.trusted_in(self.settings.mode).to_string(),
+                trusted,
+                bundle,
                 timeout: self.settings.connect_timeout,
             }),
         })

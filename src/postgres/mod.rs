@@ -127,6 +127,8 @@ struct Inner {
     mode: TlsMode,
     /// The trusted CAs in words, for errors.
     trusted: String,
+    /// The CAs loaded, for [`inspect_tls`](PgConnector::inspect_tls).
+    bundle: CaBundle,
     /// The limit on each host's whole login.
     login_timeout: Option<Duration>,
 }
@@ -219,6 +221,25 @@ impl PgConnector {
     /// The TLS connector (built once; clones share it).
     pub fn tls_connector(&self) -> MakeTls {
         self.inner.tls.clone()
+    }
+
+    /// Inspect `target`'s TLS (one of [`targets`](Self::targets)) without logging in: the
+    /// checked handshake this connector would do (its CAs, its mode, the signing host's name),
+    /// then the certificate's names and expiry. Sends no user name and no token. For
+    /// diagnosis (`rds-iam doctor`); a failure is the [`ConnectError`] a login would give.
+    pub async fn inspect_tls(
+        &self,
+        target: &Target,
+    ) -> Result<crate::tls::ServerTls, ConnectError> {
+        let inner = &*self.inner;
+        crate::tls::inspect::inspect(
+            target,
+            Protocol::Postgres,
+            &inner.bundle,
+            inner.mode,
+            login::PROBE_TIMEOUT,
+        )
+        .await
     }
 
     /// The token provider.
@@ -462,6 +483,7 @@ impl PgConnectorBuilder {
             trusted = %bundle.trusted_in(self.settings.mode),
             "PostgreSQL IAM connector ready"
         );
+        let trusted = bundle.trusted_in(self.settings.mode).to_string();
         Ok(PgConnector {
             inner: Arc::new(Inner {
                 targets,
@@ -469,7 +491,8 @@ impl PgConnectorBuilder {
                 tls,
                 tokens,
                 mode: self.settings.mode,
-                trusted: bundle.trusted_in(self.settings.mode).to_string(),
+                trusted,
+                bundle,
                 login_timeout,
             }),
         })

@@ -52,6 +52,7 @@
 mod bundle;
 pub(crate) mod connector;
 pub(crate) mod diagnose;
+pub(crate) mod inspect;
 #[cfg(feature = "_native-tls")]
 mod native;
 pub(crate) mod probe;
@@ -61,6 +62,7 @@ mod source;
 
 pub use bundle::{CaBundle, CaError};
 pub use connector::TlsSetupError;
+pub use inspect::ServerTls;
 #[cfg(feature = "_native-tls")]
 pub use native::tls_connector;
 #[cfg(feature = "_rustls")]

@@ -49,29 +49,42 @@ pub(crate) async fn server_certificate(
 }
 
 async fn fetch(addr: SocketAddr, server_name: &str, protocol: Protocol) -> io::Result<Vec<u8>> {
-    let mut stream = TcpStream::connect(addr).await?;
+    let stream = start_tls(TcpStream::connect(addr).await?, protocol).await?;
+    // native-tls when it is built (as before the rustls stack existed), else rustls.
+    #[cfg(feature = "_native-tls")]
+    return super::native::peer_certificate(stream, server_name).await;
+    #[cfg(not(feature = "_native-tls"))]
+    return super::rustls::peer_certificate(stream, server_name).await;
+}
+
+/// Ask the server at the other end of `stream` to start TLS the way `protocol` does; the
+/// stream is then ready for a TLS handshake. A server that says no is an error of kind
+/// [`io::ErrorKind::Unsupported`].
+pub(crate) async fn start_tls(mut stream: TcpStream, protocol: Protocol) -> io::Result<TcpStream> {
+    let refused = || {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the server does not support TLS",
+        )
+    };
     match protocol {
         Protocol::Postgres => {
             stream.write_all(&PG_SSL_REQUEST).await?;
             let mut answer = [0u8; 1];
             stream.read_exact(&mut answer).await?;
             if answer[0] != b'S' {
-                return Err(io::Error::other("the server does not support TLS"));
+                return Err(refused());
             }
         }
         Protocol::MySql => {
             let greeting = read_mysql_packet(&mut stream).await?;
             if greeting_capabilities(&greeting).is_none_or(|c| c & CLIENT_SSL == 0) {
-                return Err(io::Error::other("the server does not support TLS"));
+                return Err(refused());
             }
             stream.write_all(&mysql_ssl_request()).await?;
         }
     }
-    // native-tls when it is built (as before the rustls stack existed), else rustls.
-    #[cfg(feature = "_native-tls")]
-    return super::native::peer_certificate(stream, server_name).await;
-    #[cfg(not(feature = "_native-tls"))]
-    return super::rustls::peer_certificate(stream, server_name).await;
+    Ok(stream)
 }
 
 async fn read_mysql_packet(stream: &mut TcpStream) -> io::Result<Vec<u8>> {

@@ -41,6 +41,8 @@ mod emulator_verifier;
 mod connect;
 #[cfg(all(feature = "aws-config", feature = "_postgres", feature = "_mysql"))]
 mod connect_cli;
+#[cfg(all(feature = "aws-config", feature = "_postgres", feature = "_mysql"))]
+mod doctor_cli;
 #[cfg(any(feature = "deadpool", feature = "bb8", feature = "sqlx"))]
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod pools;

@@ -121,7 +121,7 @@ async fn query(args: Args) -> Result<Vec<Vec<Option<String>>>, BoxError> {
     }
 }
 
-mod postgres {
+pub(super) mod postgres {
     use tokio_postgres::{Client, SimpleQueryMessage};
 
     pub async fn query(
@@ -142,7 +142,7 @@ mod postgres {
     }
 }
 
-mod mysql {
+pub(super) mod mysql {
     use mysql_async::prelude::Queryable;
     use mysql_async::{Conn, Row, Value};
 

@@ -95,6 +95,10 @@ pub struct Args {
     /// Close a client that has not logged in within this many seconds (e.g. 10 or 0.5)
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub handshake_timeout: Option<Duration>,
+    /// PostgreSQL: refuse users who are not members of a role rds_iam in the backend, as RDS
+    /// does (create a local rds_iam role to stand in for RDS's)
+    #[arg(long)]
+    pub require_rds_iam: bool,
     /// Refused: a secret on the command line (see below)
     #[arg(long, hide = true)]
     secret_access_key: Option<String>,
@@ -243,7 +247,8 @@ fn config(args: Args, env: &dyn Fn(&str) -> Option<String>) -> Result<EmulatorCo
         .endpoint(args.endpoint.host, args.endpoint.port)
         .region(args.region)
         .credentials(credentials)
-        .tls(tls);
+        .tls(tls)
+        .require_rds_iam(args.require_rds_iam);
     if let Some(user) = args.backend_user {
         builder = builder.backend_user(user);
     }

@@ -5,6 +5,7 @@
 //! cargo install --path crates/rds-iam-cli
 //! rds-iam token 'jdbc:aws-wrapper:postgresql://db.abc123.eu-west-1.rds.amazonaws.com:5432/app?wrapperPlugins=iam&user=app'
 //! rds-iam connect 'jdbc:aws-wrapper:postgresql://...' -c 'SELECT current_user'
+//! rds-iam doctor 'jdbc:aws-wrapper:postgresql://...' --user harness_iam_user
 //! rds-iam emulator --engine postgres --listen 127.0.0.1:15432 --backend 127.0.0.1:5432 \
 //!     --endpoint mydb.cluster-abc123.us-east-1.rds.amazonaws.com:5432 --region us-east-1
 //! ```
@@ -17,6 +18,7 @@
 //! a variant of [`Command`] and its arm in `main`.
 
 mod connect;
+mod doctor;
 mod emulator;
 mod report;
 mod setup;
@@ -41,6 +43,7 @@ struct Cli {
 enum Command {
     Token(token::Args),
     Connect(connect::Args),
+    Doctor(doctor::Args),
     Emulator(emulator::Args),
     Setup(setup::Args),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     report::main(PROGRAM, |cli: Cli| match cli.command {
         Command::Token(args) => token::run(args),
         Command::Connect(args) => connect::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Setup(args) => setup::run(args),
     })

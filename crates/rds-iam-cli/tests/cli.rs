@@ -499,3 +499,66 @@ fn setup_prints_a_policy_that_parses_and_the_sql() {
     .to_owned();
     assert!(line.contains("no owner"), "{line}");
 }
+
+/// `rds-iam doctor`: its help, a usage error (2), and a failed stage (1): the report on stdout
+/// names the stage and the fix, one error line on stderr; without credentials, the fix lists
+/// the ECS variables; the secret key given is never printed.
+#[test]
+fn doctor_reports_the_failed_stage_and_exits_1() {
+    let help = rds_iam(&["doctor", "--help"], &[]);
+    for flag in [
+        "Usage: rds-iam doctor",
+        "--user",
+        "--ca",
+        "--admin-url",
+        "--json",
+        "Exit codes",
+    ] {
+        assert!(help.success().contains(flag), "{flag}: {help:?}");
+    }
+    assert!(rds_iam(&["doctor"], &[]).error(2).contains("JDBC_URL"));
+
+    let plain = rds_iam(&["doctor", "jdbc:postgresql://db/app?user=u"], &[]);
+    assert_eq!(plain.code, Some(1), "{plain:?}");
+    assert!(plain.stdout.starts_with("FAIL url: "), "{plain:?}");
+    assert!(plain.stdout.contains("     fix: "), "{plain:?}");
+    assert_eq!(
+        plain.stderr,
+        "rds-iam: error: the url stage failed: the report on stdout gives the fix\n"
+    );
+
+    const URL: &str = "jdbc:aws-wrapper:postgresql://db.abc123.us-east-1.rds.amazonaws.com:5432/app?wrapperPlugins=iam&user=u";
+    let none = rds_iam(&["doctor", URL, "--json"], &[]);
+    assert_eq!(none.code, Some(1), "{none:?}");
+    let report: Value = serde_json::from_str(&none.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let stages = report["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 2, "{report:#}");
+    assert_eq!(stages[1]["name"], "credentials");
+    let fix = stages[1]["fix"].as_str().unwrap();
+    assert!(fix.contains("HARNESS_ECS_BUILD_TASK_ROLE_ARN"), "{fix}");
+
+    // With keys, the run goes on to the network stage (nothing listens on port 1).
+    const SECRET: &str = "doctor/cli/secret/access/key";
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+    ];
+    let closed = rds_iam(
+        &[
+            "doctor",
+            "jdbc:aws-wrapper:postgresql://127.0.0.1:1/app?wrapperPlugins=iam&user=u&iamRegion=us-east-1",
+        ],
+        &keys,
+    );
+    assert_eq!(closed.code, Some(1), "{closed:?}");
+    assert!(closed.stdout.contains("ok   credentials: "), "{closed:?}");
+    assert!(
+        closed
+            .stdout
+            .contains("AKIA... (AKIA: an IAM user's long-term key)"),
+        "{closed:?}"
+    );
+    assert!(closed.stdout.contains("FAIL network: "), "{closed:?}");
+    assert!(!closed.stdout.contains(SECRET) && !closed.stderr.contains(SECRET));
+}

@@ -125,6 +125,7 @@ pub struct EmulatorConfig {
     pub(crate) tls: TlsIdentity,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) allowed_skew: Duration,
+    pub(crate) require_rds_iam: bool,
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) login_history: usize,
@@ -160,6 +161,7 @@ impl EmulatorConfig {
             tls: TlsIdentity::default(),
             clock: Arc::new(SystemClock),
             allowed_skew: DEFAULT_ALLOWED_SKEW,
+            require_rds_iam: false,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             login_history: DEFAULT_LOGIN_HISTORY,
@@ -214,6 +216,7 @@ pub struct EmulatorConfigBuilder {
     tls: TlsIdentity,
     clock: Arc<dyn Clock>,
     allowed_skew: Duration,
+    require_rds_iam: bool,
     handshake_timeout: Duration,
     max_connections: usize,
     login_history: usize,
@@ -291,6 +294,18 @@ impl EmulatorConfigBuilder {
         self
     }
 
+    /// PostgreSQL only: refuse a user who is not a member of a role `rds_iam` in the backend
+    /// database (directly or through another role), as RDS refuses every IAM login of a user
+    /// without `GRANT rds_iam`: `FATAL 28000 PAM authentication failed`, recorded as
+    /// [`Rejection::NotRdsIamMember`](crate::Rejection::NotRdsIamMember). Create a local role
+    /// `rds_iam` (`CREATE ROLE rds_iam`) to stand in for the one RDS creates. Checked with one
+    /// query on the fresh backend session before anything is relayed (the client never sees
+    /// it). Off by default; superusers pass (PostgreSQL counts them members of every role).
+    pub fn require_rds_iam(mut self, require: bool) -> Self {
+        self.require_rds_iam = require;
+        self
+    }
+
     /// How long each step of a login may take before the emulator closes the connection:
     /// the client's first packet, the TLS handshake, each later packet of the client
     /// until the token is verified, and the login to the backend. Default
@@ -358,6 +373,7 @@ impl EmulatorConfigBuilder {
             tls: self.tls,
             clock: self.clock,
             allowed_skew: self.allowed_skew,
+            require_rds_iam: self.require_rds_iam,
             handshake_timeout: self.handshake_timeout,
             max_connections: self.max_connections,
             login_history: self.login_history,

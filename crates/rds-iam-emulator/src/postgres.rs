@@ -8,6 +8,8 @@
 //!   "...", user "...", database "...", no encryption` before any password is asked.
 //! - Over TLS the server asks for a cleartext password (the token). A bad token gets
 //!   `FATAL 28000 PAM authentication failed for user "..."`.
+//! - With `require_rds_iam`, a user who is not a member of `rds_iam` in the backend gets the
+//!   same `PAM authentication failed` (checked on the backend session before it is relayed).
 //! - A good token: the emulator logs in to the backend as that user (or the mapped
 //!   user) and from `AuthenticationOk` on relays both directions unchanged, so
 //!   `ParameterStatus`, `BackendKeyData`, queries and errors are the backend's own.
@@ -248,6 +250,29 @@ where
     let result = tokio::time::timeout(shared.config.handshake_timeout, backend_login)
         .await
         .unwrap_or_else(|_| Err(backend::BackendLoginError::timed_out()));
+    let result = match result {
+        Ok(mut session) if shared.config.require_rds_iam => {
+            let check = backend::is_rds_iam_member(&mut session);
+            match tokio::time::timeout(shared.config.handshake_timeout, check).await {
+                Ok(Ok(true)) => Ok(session),
+                outcome => {
+                    if let Ok(Err(e)) = &outcome {
+                        tracing::warn!(target: "rds_iam_emulator", %peer, user = %shown, error = %e, "the rds_iam check failed");
+                    }
+                    shared.record(
+                        peer,
+                        &user,
+                        database.as_deref(),
+                        true,
+                        LoginOutcome::Rejected(Rejection::NotRdsIamMember),
+                    );
+                    let message = format!("PAM authentication failed for user \"{shown}\"");
+                    return send_error(&mut stream, INVALID_AUTHORIZATION, &message).await;
+                }
+            }
+        }
+        other => other,
+    };
     match result {
         Ok(mut session) => {
             shared.record(

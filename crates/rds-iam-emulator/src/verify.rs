@@ -71,6 +71,9 @@ pub enum Rejection {
     NotYetValid,
     /// `X-Amz-Date` + `X-Amz-Expires` has passed by the emulator's clock.
     Expired,
+    /// The token is valid, but the PostgreSQL user is not a member of `rds_iam` in the backend
+    /// (with [`EmulatorConfigBuilder::require_rds_iam`](crate::EmulatorConfigBuilder::require_rds_iam)).
+    NotRdsIamMember,
 }
 
 impl fmt::Display for Rejection {
@@ -89,6 +92,7 @@ impl fmt::Display for Rejection {
             Self::WrongUser => f.write_str("the token is signed for another database user"),
             Self::NotYetValid => f.write_str("the token is dated in the future"),
             Self::Expired => f.write_str("the token has expired"),
+            Self::NotRdsIamMember => f.write_str("the user is not a member of rds_iam"),
         }
     }
 }

@@ -231,6 +231,33 @@ async fn finish_startup(
     }
 }
 
+/// Whether the session's user is a member of a role `rds_iam` (directly or through another
+/// role), as RDS requires of IAM users: one simple query on the fresh session, whose answer is
+/// read up to `ReadyForQuery` and not passed on.
+pub(crate) async fn is_rds_iam_member(session: &mut BackendSession) -> io::Result<bool> {
+    let mut out = BytesMut::new();
+    frontend::query(
+        "SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam' AND pg_has_role(current_user, oid, 'MEMBER')",
+        &mut out,
+    )?;
+    session.stream.write_all(&out).await?;
+    let mut answer = BytesMut::new();
+    let mut member = false;
+    loop {
+        match Header::parse(&answer)? {
+            Some(header) if answer.len() > header.len() as usize => {
+                match header.tag() {
+                    b'D' => member = true,
+                    b'Z' => return Ok(member),
+                    _ => {}
+                }
+                let _ = answer.split_to(header.len() as usize + 1);
+            }
+            _ => read_more(&mut session.stream, &mut answer).await?,
+        }
+    }
+}
+
 fn error_code(body: &ErrorResponseBody) -> io::Result<String> {
     let mut fields = body.fields();
     while let Some(field) = fields.next()? {

@@ -330,7 +330,7 @@ impl Db for MySql {
 
     fn first_likely_cause(user: &str) -> String {
         format!(
-            "the database user is not set up for IAM (as the master user: CREATE USER '{user}' \
+            "the database user is not set up for IAM (as the master user: CREATE USER `{user}`@`%` \
              IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';)"
         )
     }
