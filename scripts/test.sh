@@ -44,11 +44,11 @@ stage "cargo fmt --check" cargo fmt --all -- --check
 # two TLS features do). Clippy and the suite run once per TLS stack: the whole workspace with
 # the defaults (native-tls), then the library alone with rustls (a member depending on rds-iam
 # with its default features would turn `mysql` on beside `mysql-rustls`).
-# The pools (`deadpool`, `bb8`) and `proxy` are off by default: both sets turn them on (with `--workspace`,
-# named by package: rds-iam's features, not the other members').
-NATIVE=(--locked --workspace --features rds-iam/deadpool,rds-iam/bb8,rds-iam/proxy)
+# The pools (`deadpool`, `bb8`, `sqlx`) and `proxy` are off by default: both sets turn them on
+# (with `--workspace`, named by package: rds-iam's features, not the other members').
+NATIVE=(--locked --workspace --features rds-iam/deadpool,rds-iam/bb8,rds-iam/sqlx,rds-iam/proxy)
 RUSTLS=(--locked -p rds-iam --no-default-features
-  --features aws-config,postgres-rustls,mysql-rustls,deadpool,bb8,proxy)
+  --features aws-config,postgres-rustls,mysql-rustls,deadpool,bb8,sqlx,proxy)
 stage "cargo clippy, native-tls" cargo clippy "${NATIVE[@]}" --all-targets -- -D warnings
 stage "cargo clippy, rustls" cargo clippy "${RUSTLS[@]}" --all-targets -- -D warnings
 stage "every feature combination (scripts/check-features.sh)" ./scripts/check-features.sh

@@ -83,6 +83,7 @@
 //! | `deadpool` | deadpool pools whose new connections log in through a connector (feature `deadpool`) |
 //! | `bb8` | bb8 pools whose new connections log in through a connector (feature `bb8`) |
 //! | `proxy` | a local IAM login proxy for tools that cannot embed the crate (feature `proxy`) |
+//! | `sqlx` | sqlx connect options from the URL and pools whose options are refreshed from the token cache (feature `sqlx`) |
 //!
 //! # Cargo features
 //!
@@ -96,6 +97,7 @@
 //! | `deadpool` | no | `deadpool`: deadpool 0.12 pools of tokio-postgres clients and mysql_async connections, each new one logged in through `PgConnector` or `MySqlConnector` (with a connector feature) |
 //! | `bb8` | no | `bb8`: the same with bb8 0.9, and an error sink that logs failed logins with their causes |
 //! | `proxy` | no | `proxy`: a local IAM login proxy (PostgreSQL clients connect to loopback without a password; the `rds-iam proxy` command), with a connector feature for its TLS stack |
+//! | `sqlx` | no | `sqlx`: sqlx 0.9 connect options from the URL (`PgIamOptions`, `MySqlIamOptions`) and pools whose options are refreshed from the token cache (`IamPool`); sqlx's drivers and TLS stack follow the connector features (with a connector feature) |
 //!
 //! The API, the CA sources, the three TLS modes and the errors are the same with either TLS
 //! stack. To use rustls only, turn the default features off (keeping the default chain):
@@ -171,6 +173,8 @@ pub mod proxy;
 pub mod secret;
 pub mod setup;
 mod single_flight;
+#[cfg(all(feature = "sqlx", any(feature = "_postgres", feature = "_mysql")))]
+pub mod sqlx;
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 pub mod tls;
 pub mod tls_mode;

@@ -174,6 +174,18 @@ pub enum ConnectError {
         /// The server.
         server: String,
     },
+    /// The sqlx integration cannot connect as the URL or builder asks without checking less
+    /// than the crate's own connectors do (`rds_iam::sqlx`); nothing was sent.
+    #[error(
+        "sqlx cannot {what}: {fix}; or use the deadpool or bb8 pools (rds_iam::deadpool, \
+         rds_iam::bb8), whose connections log in through PgConnector or MySqlConnector, which can"
+    )]
+    SqlxCannot {
+        /// What sqlx cannot do, in words.
+        what: String,
+        /// What to change.
+        fix: &'static str,
+    },
     /// The server rejected the IAM login (with a fresh token, if the first one came from the
     /// cache).
     #[error("{}", rejected(self))]

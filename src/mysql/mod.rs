@@ -186,6 +186,14 @@ impl MySqlConnector {
     /// connection it opens, so a pool built from them fails every new connection after that.
     /// Ask again for every new connection, or use [`MySqlConnector::connect`]. Never log these
     /// options: their `Debug` prints the password.
+    ///
+    /// A tool that takes only a [`mysql_async::Pool`] (refinery's async MySQL runner) gets
+    /// one that logs in once: a pool of exactly one connection (`PoolConstraints::new(1, 1)`)
+    /// built from these options right before the run keeps that connection for the whole run,
+    /// however long, since a token is checked only at login (the README's "Pools" section).
+    /// mysql_async 0.37 has no hook before a login, so no `mysql_async::Pool` can refresh its
+    /// token; for more connections use the deadpool or bb8 `MySqlPool`s (features `deadpool`,
+    /// `bb8`), which log in every new connection.
     pub async fn opts(&self) -> Result<(Opts, std::time::SystemTime), ConnectError> {
         let target = &self.inner.targets[0];
         let token = login::token_for(&self.inner.tokens, target).await?;

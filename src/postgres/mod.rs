@@ -61,7 +61,7 @@
 //! with a fresh one; a second rejection is [`ConnectError::LoginRejected`], listing the
 //! likely causes.
 
-mod params;
+pub(crate) mod params;
 #[cfg(feature = "postgres-rustls")]
 mod rustls;
 

@@ -29,9 +29,16 @@ const UNSUPPORTED: [&str; 6] = [
 /// Read the pass-through parameters of `settings` (unknown ones are ignored, with a debug
 /// line; client-certificate ones with a warning).
 pub(crate) fn pass_through(settings: &Settings) -> Result<PassThrough, ConnectError> {
+    pass_through_params(&settings.params)
+}
+
+/// [`pass_through`] of the URL's other parameters.
+pub(crate) fn pass_through_params(
+    params: &[(String, String)],
+) -> Result<PassThrough, ConnectError> {
     let mut out = PassThrough::default();
     let mut schema = None;
-    for (key, value) in &settings.params {
+    for (key, value) in params {
         match key.as_str() {
             "ApplicationName" | "applicationName" | "application_name" => {
                 out.application_name = Some(value.clone());

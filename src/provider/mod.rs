@@ -229,6 +229,12 @@ impl TokenProvider {
         }
     }
 
+    /// The provider's clock's current instant (what `reuse_until` is compared with).
+    #[cfg(feature = "sqlx")]
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
     /// How long a token is reused after it is signed.
     pub fn lifetime(&self) -> Duration {
         self.inner.lifetime

@@ -43,7 +43,7 @@ mod connect;
 mod connect_cli;
 #[cfg(all(feature = "aws-config", feature = "_postgres", feature = "_mysql"))]
 mod doctor_cli;
-#[cfg(any(feature = "deadpool", feature = "bb8"))]
+#[cfg(any(feature = "deadpool", feature = "bb8", feature = "sqlx"))]
 #[cfg(any(feature = "_postgres", feature = "_mysql"))]
 mod pools;
 #[cfg(all(feature = "proxy", feature = "_postgres"))]

@@ -413,8 +413,17 @@ pub(crate) struct Emulated<E> {
 
 impl<E: Db> Emulated<E> {
     pub(crate) async fn start() -> Self {
+        Self::start_as(ENDPOINT_HOST).await
+    }
+
+    /// An emulator of the endpoint `host:`[`Db::ENDPOINT_PORT`] (its certificate names
+    /// `localhost` and `127.0.0.1` too).
+    pub(crate) async fn start_as(host: &str) -> Self {
         let clock = ManualClock::new(t0());
-        let config = emulator_config::<E>(&clock).build().unwrap();
+        let config = emulator_config::<E>(&clock)
+            .endpoint(host, E::ENDPOINT_PORT)
+            .build()
+            .unwrap();
         Self {
             emulator: Emulator::start(config).await.unwrap(),
             clock,

@@ -5,15 +5,17 @@ use rds_iam::connect::ConnectError;
 use rds_iam::deadpool::ConnectorManager;
 
 use super::{
-    PAST_EXPIRY, assert_bad_signature, assert_fresh_login_after_expiry, assert_one_signature,
-    assert_session_of, concurrently, setup, setup_wrong_secret,
+    PAST_EXPIRY, assert_bad_signature, assert_fresh_login_after_expiry, assert_one_retry,
+    assert_one_signature, assert_session_of, concurrently, setup, setup_fetching, setup_lagging,
+    setup_wrong_secret,
 };
 use crate::support::engine::{Db, per_engine};
 
 per_engine!(
     a_connection_opened_after_the_token_expired_logs_in_with_a_fresh_token,
     a_wrong_secret_key_reaches_the_caller_as_our_error,
-    fifty_acquisitions_of_a_cold_pool_cost_one_signature,
+    two_hundred_acquisitions_of_a_cold_pool_cost_one_signature,
+    a_cached_token_the_server_rejects_is_retried_exactly_once,
 );
 
 /// The crate's manager for `E`'s connector.
@@ -69,23 +71,44 @@ where
     }
 }
 
-async fn fifty_acquisitions_of_a_cold_pool_cost_one_signature<E: Db>()
+async fn two_hundred_acquisitions_of_a_cold_pool_cost_one_signature<E: Db>()
 where
     ConnectorManager<E::Connector>: Manager<Type = E::Session, Error = ConnectError>,
     E::Session: Send,
 {
     let user = "pool_deadpool_burst_user";
-    let (e, tokens, connector) = setup::<E>(user).await;
+    let (e, tokens, connector) = setup_fetching::<E>(user).await;
     let pool: EnginePool<E> = Pool::builder(ConnectorManager::new(connector))
         .max_size(8)
         .build()
         .unwrap();
     let p = pool.clone();
-    concurrently(50, || {
+    concurrently(200, || {
         let pool = p.clone();
         async move { drop(pool.get().await.unwrap()) }
     })
     .await;
     assert_session_of::<E>(&mut pool.get().await.unwrap(), user).await;
     assert_one_signature(&e, &tokens, pool.status().size);
+}
+
+async fn a_cached_token_the_server_rejects_is_retried_exactly_once<E: Db>()
+where
+    ConnectorManager<E::Connector>: Manager<Type = E::Session, Error = ConnectError>,
+    E::Session: Send,
+{
+    let user = "pool_deadpool_retry_user";
+    let (e, tokens, connector, provider_clock) = setup_lagging::<E>(user).await;
+    let pool: EnginePool<E> = Pool::builder(ConnectorManager::new(connector))
+        .max_size(2)
+        .build()
+        .unwrap();
+    let mut held = pool.get().await.unwrap();
+    assert_session_of::<E>(&mut held, user).await;
+    provider_clock.advance(super::LAG);
+    e.clock.advance(PAST_EXPIRY);
+    // A new connection: its cached token was revoked (expired on the emulator).
+    let mut fresh = pool.get().await.unwrap();
+    assert_session_of::<E>(&mut fresh, user).await;
+    assert_one_retry(&e, &tokens);
 }

@@ -9,39 +9,105 @@
 mod bb8;
 #[cfg(feature = "deadpool")]
 mod deadpool;
+#[cfg(feature = "_mysql")]
+mod mysql_async;
+#[cfg(feature = "sqlx")]
+mod sqlx;
 
 use std::time::Duration;
 
+use rds_iam::clock::ManualClock;
 use rds_iam::connect::ConnectError;
+use rds_iam::credentials::CredentialsConfig;
 use rds_iam::provider::TokenProvider;
 use rds_iam_emulator::{LoginOutcome, Rejection};
 
 use crate::connect::{Emulated, chain};
-use crate::support::engine::{Db, Login};
-use crate::support::iam::{provider, provider_with, t0, wrong_secret_credentials};
+use crate::support::engine::Db;
+use crate::support::iam::{credentials, provider_over, t0};
 
 /// Past a token's 15-minute lifetime.
 const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
 
+#[cfg(any(feature = "deadpool", feature = "bb8", feature = "_mysql"))]
 /// An emulator of `E`, a fresh user `user` (trusted by the backend) with a database of its
 /// own, a token provider on the emulator's clock and a connector through the emulator.
 async fn setup<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
     let e = Emulated::<E>::start().await;
     let database = E::create_user_with_notes(user).await;
-    let tokens = provider(&e.clock).await;
+    let tokens = crate::support::iam::provider(&e.clock).await;
     let connector = e.connector(user, &database, tokens.clone()).await;
     (e, tokens, connector)
 }
 
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
 /// The same with a wrong secret access key.
 async fn setup_wrong_secret<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
     let e = Emulated::<E>::start().await;
-    E::create_user(user, Login::Trust).await;
-    let tokens = provider_with(&e.clock, wrong_secret_credentials()).await;
+    E::create_user(user, crate::support::engine::Login::Trust).await;
+    let tokens = crate::support::iam::provider_with(
+        &e.clock,
+        crate::support::iam::wrong_secret_credentials(),
+    )
+    .await;
     let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
     (e, tokens, connector)
 }
 
+/// A token provider on `clock` over the test credentials given as a credentials provider,
+/// which is fetched (and counted: `credentials().stats().fetches`), unlike static ones.
+async fn provider_fetching(clock: &ManualClock) -> TokenProvider {
+    provider_over(clock, CredentialsConfig::provider(credentials())).await
+}
+
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+/// [`setup`] with [`provider_fetching`].
+async fn setup_fetching<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Connector) {
+    let e = Emulated::<E>::start().await;
+    E::create_user(user, crate::support::engine::Login::Trust).await;
+    let tokens = provider_fetching(&e.clock).await;
+    let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
+    (e, tokens, connector)
+}
+
+/// How far the provider's clock moves in the retry scenarios (its token stays cached), while
+/// the emulator's moves [`PAST_EXPIRY`] (that token has expired there).
+const LAG: Duration = Duration::from_secs(5 * 60);
+
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+/// [`setup`] with the provider on a clock of its own, to be moved by [`LAG`].
+async fn setup_lagging<E: Db>(
+    user: &str,
+) -> (Emulated<E>, TokenProvider, E::Connector, ManualClock) {
+    let e = Emulated::<E>::start().await;
+    E::create_user(user, crate::support::engine::Login::Trust).await;
+    let provider_clock = ManualClock::new(t0());
+    let tokens = crate::support::iam::provider(&provider_clock).await;
+    let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
+    (e, tokens, connector, provider_clock)
+}
+
+/// After a login, the clocks moved apart and a new connection: the cached token was refused
+/// once, one fresh token logged in.
+fn assert_one_retry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
+    let stats = tokens.stats();
+    assert_eq!(
+        (stats.minted, stats.invalidations),
+        (2, 1),
+        "exactly one fresh token: {stats:?}"
+    );
+    assert_eq!(
+        e.outcomes(),
+        [
+            LoginOutcome::Accepted,
+            LoginOutcome::Rejected(Rejection::Expired),
+            LoginOutcome::Accepted
+        ]
+    );
+    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
+}
+
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
 /// The pooled `session` is `user`'s.
 async fn assert_session_of<E: Db>(session: &mut E::Session, user: &str) {
     assert_eq!(E::whoami(session).await.user, E::account(user));
@@ -80,12 +146,13 @@ fn assert_bad_signature<E: Db>(e: &Emulated<E>, tokens: &TokenProvider, err: &Co
     assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }
 
-/// After a burst of acquisitions of a cold pool that opened `connections`: one signature,
-/// every login accepted.
+/// After a burst of acquisitions of a cold pool that opened `connections`: one signature and
+/// one credentials fetch, every login accepted.
 fn assert_one_signature<E: Db>(e: &Emulated<E>, tokens: &TokenProvider, connections: usize) {
     assert!((1..=8).contains(&connections), "{connections}");
     let stats = tokens.stats();
     assert_eq!(stats.minted, 1, "{stats:?}");
+    assert_eq!(tokens.credentials().stats().fetches, 1);
     assert_eq!(e.outcomes(), vec![LoginOutcome::Accepted; connections]);
     assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }

@@ -58,11 +58,12 @@ pub fn wrong_secret_credentials() -> Credentials {
 
 /// A token provider over `credentials` driven by `clock`.
 pub async fn provider_with(clock: &ManualClock, credentials: Credentials) -> TokenProvider {
-    let credentials = CredentialsConfig::static_credentials(credentials)
-        .clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
+    provider_over(clock, CredentialsConfig::static_credentials(credentials)).await
+}
+
+/// A token provider over the credentials of `config`, both driven by `clock`.
+pub async fn provider_over(clock: &ManualClock, config: CredentialsConfig) -> TokenProvider {
+    let credentials = config.clock(clock.clone()).build().await.unwrap();
     TokenProvider::builder(credentials)
         .clock(clock.clone())
         .build()
