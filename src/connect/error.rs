@@ -261,6 +261,45 @@ impl ConnectError {
         }
     }
 
+    /// The message and its causes on one line, `message: cause: cause`, each text said once
+    /// (a cause whose text the line already holds is left out; line breaks and runs of white
+    /// space become single spaces): for callers that must hand on
+    /// a string instead of the error, such as diesel's `ConnectionError::BadConnection` (see
+    /// the README's diesel-async recipe), so that the likely causes and the driver's answer
+    /// are not lost with the [`source`](StdError::source) chain.
+    ///
+    /// ```
+    /// use rds_iam::connect::ConnectError;
+    /// use rds_iam::jdbc::Engine;
+    ///
+    /// let e = ConnectError::LoginRejected {
+    ///     server: "db:5432".into(),
+    ///     engine: Engine::Postgresql,
+    ///     user: "app".into(),
+    ///     endpoint: "db:5432".into(),
+    ///     region: "us-east-1".into(),
+    ///     retried: false,
+    ///     source: "FATAL: PAM authentication failed for user \"app\"".into(),
+    /// };
+    /// let line = e.with_causes();
+    /// assert!(line.starts_with(&e.to_string()), "{line}");
+    /// assert!(line.ends_with(": FATAL: PAM authentication failed for user \"app\""), "{line}");
+    /// ```
+    pub fn with_causes(&self) -> String {
+        let one_line = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut line = one_line(self.to_string());
+        let mut cause = self.source();
+        while let Some(err) = cause {
+            let text = one_line(err.to_string());
+            if !text.is_empty() && !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            cause = err.source();
+        }
+        line
+    }
+
     /// Whether trying the next host can help (it cannot when no token can be had at all).
     pub(crate) fn next_host_may_help(&self) -> bool {
         !matches!(

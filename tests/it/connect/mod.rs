@@ -16,18 +16,17 @@
 mod postgres;
 
 use std::fs;
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use rds_iam::clock::{Clock, ManualClock};
 use rds_iam::connect::ConnectError;
 use rds_iam::jdbc::JdbcUrl;
-use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
-use rds_iam_emulator::{Emulator, LoginOutcome, Rejection, RunningEmulator};
+use rds_iam_emulator::{LoginOutcome, Rejection};
 
-use crate::support::engine::{Builder, Db, Login, Server, Whoami, emulator_config, per_engine};
+pub(crate) use crate::support::engine::Emulated;
+use crate::support::engine::{Builder, Db, Login, Server, Whoami, connector, per_engine};
 use crate::support::iam::{
     ENDPOINT_HOST, REGION, bundle_with, provider, t0, token_at_t0, unrelated_cas,
 };
@@ -84,17 +83,6 @@ async fn connect_err<E: Db>(connector: &E::Connector) -> ConnectError {
         Ok(_) => panic!("the connection was expected to fail"),
         Err(e) => e,
     }
-}
-
-/// `url`'s connector, with `tokens` and without the system's CAs.
-async fn connector<E: Db>(url: &JdbcUrl, tokens: TokenProvider) -> E::Connector {
-    E::from_url(url)
-        .unwrap()
-        .system_roots(false)
-        .token_provider(tokens)
-        .build()
-        .await
-        .unwrap()
 }
 
 /// Connect, check that the session is `user`'s, log out.
@@ -403,70 +391,6 @@ async fn connect_timeout_limits_a_server_that_never_answers<E: Db>() {
 }
 
 // ---- through the emulator ---------------------------------------------------------------
-
-/// An emulator of `E` in front of its shared server, on a manual clock at [`t0`].
-pub(crate) struct Emulated<E> {
-    pub(crate) emulator: RunningEmulator,
-    pub(crate) clock: ManualClock,
-    engine: PhantomData<E>,
-}
-
-impl<E: Db> Emulated<E> {
-    pub(crate) async fn start() -> Self {
-        Self::start_as(ENDPOINT_HOST).await
-    }
-
-    /// An emulator of the endpoint `host:`[`Db::ENDPOINT_PORT`] (its certificate names
-    /// `localhost` and `127.0.0.1` too).
-    pub(crate) async fn start_as(host: &str) -> Self {
-        let clock = ManualClock::new(t0());
-        let config = emulator_config::<E>(&clock)
-            .endpoint(host, E::ENDPOINT_PORT)
-            .build()
-            .unwrap();
-        Self {
-            emulator: Emulator::start(config).await.unwrap(),
-            clock,
-            engine: PhantomData,
-        }
-    }
-
-    /// The tunnel case: dial the emulator on 127.0.0.1, verify and sign the RDS name.
-    pub(crate) fn url_text(&self, user: &str, database: &str) -> String {
-        format!(
-            "jdbc:aws-wrapper:{}://127.0.0.1:{}/{database}?wrapperPlugins=iam&user={user}\
-             &iamHost={ENDPOINT_HOST}&iamDefaultPort={}&{}&{}={}&{}",
-            E::SCHEME,
-            self.emulator.local_addr().port(),
-            E::ENDPOINT_PORT,
-            E::VERIFY_FULL,
-            E::CA_FILE_PARAMETERS[0],
-            self.emulator.ca_path().unwrap().display(),
-            E::connect_timeout(Duration::from_secs(20)),
-        )
-    }
-
-    pub(crate) fn url(&self, user: &str, database: &str) -> JdbcUrl {
-        JdbcUrl::parse(&self.url_text(user, database)).unwrap()
-    }
-
-    pub(crate) async fn connector(
-        &self,
-        user: &str,
-        database: &str,
-        tokens: TokenProvider,
-    ) -> E::Connector {
-        connector::<E>(&self.url(user, database), tokens).await
-    }
-
-    pub(crate) fn outcomes(&self) -> Vec<LoginOutcome> {
-        self.emulator
-            .logins()
-            .into_iter()
-            .map(|l| l.outcome)
-            .collect()
-    }
-}
 
 async fn an_iam_host_with_a_trailing_root_dot_signs_and_verifies_the_name_without_it<E: Db>() {
     let e = Emulated::<E>::start().await;

@@ -23,11 +23,8 @@ use rds_iam::provider::TokenProvider;
 use rds_iam_emulator::{LoginOutcome, Rejection};
 
 use crate::connect::{Emulated, chain};
-use crate::support::engine::Db;
+use crate::support::engine::{Db, PAST_EXPIRY, assert_fresh_login_after_expiry};
 use crate::support::iam::{credentials, provider_over, t0};
-
-/// Past a token's 15-minute lifetime.
-const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
 
 #[cfg(any(feature = "deadpool", feature = "bb8", feature = "_mysql"))]
 /// An emulator of `E`, a fresh user `user` (trusted by the backend) with a database of its
@@ -111,22 +108,6 @@ fn assert_one_retry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
 /// The pooled `session` is `user`'s.
 async fn assert_session_of<E: Db>(session: &mut E::Session, user: &str) {
     assert_eq!(E::whoami(session).await.user, E::account(user));
-}
-
-/// After two connections at [`t0`] and one more after [`PAST_EXPIRY`]: three accepted logins,
-/// the last with a second token, decided after the jump; nothing in plaintext.
-fn assert_fresh_login_after_expiry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
-    let logins = e.emulator.logins();
-    let outcomes: Vec<_> = logins.iter().map(|l| l.outcome.clone()).collect();
-    assert_eq!(outcomes, vec![LoginOutcome::Accepted; 3]);
-    assert_eq!(logins[0].at, t0());
-    assert_eq!(logins[2].at, t0() + PAST_EXPIRY);
-    let stats = tokens.stats();
-    assert_eq!(
-        stats.minted, 2,
-        "one token before the jump, one after: {stats:?}"
-    );
-    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }
 
 /// `err` is the connector's rejected login, with the likely causes; the emulator saw one

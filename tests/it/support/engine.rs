@@ -18,6 +18,7 @@ mod mysql;
 mod postgres;
 
 use std::fmt::{Debug, Display};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -29,10 +30,13 @@ use rds_iam::plan::Target;
 use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
-use rds_iam_emulator::{BackendFailure, EmulatorConfig, EmulatorConfigBuilder, Wire};
+use rds_iam_emulator::{
+    BackendFailure, Emulator, EmulatorConfig, EmulatorConfigBuilder, LoginOutcome, RunningEmulator,
+    Wire,
+};
 
 use super::ca::TestCa;
-use super::iam::{ENDPOINT_HOST, REGION, credentials};
+use super::iam::{ENDPOINT_HOST, REGION, credentials, t0};
 
 #[cfg(feature = "_mysql")]
 pub use mysql::{MySql, wire as mysql_wire};
@@ -348,4 +352,98 @@ pub fn refused<T, E>(result: Result<T, E>) -> E {
         Ok(_) => panic!("the login was expected to fail"),
         Err(e) => e,
     }
+}
+
+/// `url`'s connector, with `tokens` and without the system's CAs.
+pub async fn connector<E: Db>(url: &JdbcUrl, tokens: TokenProvider) -> E::Connector {
+    E::from_url(url)
+        .unwrap()
+        .system_roots(false)
+        .token_provider(tokens)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// An emulator of `E` in front of its shared server, on a manual clock at [`t0`].
+pub struct Emulated<E> {
+    pub emulator: RunningEmulator,
+    pub clock: ManualClock,
+    engine: PhantomData<E>,
+}
+
+impl<E: Db> Emulated<E> {
+    pub async fn start() -> Self {
+        Self::start_as(ENDPOINT_HOST).await
+    }
+
+    /// An emulator of the endpoint `host:`[`Db::ENDPOINT_PORT`] (its certificate names
+    /// `localhost` and `127.0.0.1` too).
+    pub async fn start_as(host: &str) -> Self {
+        let clock = ManualClock::new(t0());
+        let config = emulator_config::<E>(&clock)
+            .endpoint(host, E::ENDPOINT_PORT)
+            .build()
+            .unwrap();
+        Self {
+            emulator: Emulator::start(config).await.unwrap(),
+            clock,
+            engine: PhantomData,
+        }
+    }
+
+    /// The tunnel case: dial the emulator on 127.0.0.1, verify and sign the RDS name.
+    pub fn url_text(&self, user: &str, database: &str) -> String {
+        format!(
+            "jdbc:aws-wrapper:{}://127.0.0.1:{}/{database}?wrapperPlugins=iam&user={user}\
+             &iamHost={ENDPOINT_HOST}&iamDefaultPort={}&{}&{}={}&{}",
+            E::SCHEME,
+            self.emulator.local_addr().port(),
+            E::ENDPOINT_PORT,
+            E::VERIFY_FULL,
+            E::CA_FILE_PARAMETERS[0],
+            self.emulator.ca_path().unwrap().display(),
+            E::connect_timeout(Duration::from_secs(20)),
+        )
+    }
+
+    pub fn url(&self, user: &str, database: &str) -> JdbcUrl {
+        JdbcUrl::parse(&self.url_text(user, database)).unwrap()
+    }
+
+    pub async fn connector(
+        &self,
+        user: &str,
+        database: &str,
+        tokens: TokenProvider,
+    ) -> E::Connector {
+        connector::<E>(&self.url(user, database), tokens).await
+    }
+
+    pub fn outcomes(&self) -> Vec<LoginOutcome> {
+        self.emulator
+            .logins()
+            .into_iter()
+            .map(|l| l.outcome)
+            .collect()
+    }
+}
+
+/// Past a token's 15-minute lifetime.
+pub const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
+
+/// After two connections at [`t0`] and one more after [`PAST_EXPIRY`]: three accepted logins,
+/// the last with a second token, decided after the jump; nothing in plaintext.
+pub fn assert_fresh_login_after_expiry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
+    let logins = e.emulator.logins();
+    let outcomes: Vec<_> = logins.iter().map(|l| l.outcome.clone()).collect();
+    assert_eq!(outcomes, vec![LoginOutcome::Accepted; 3]);
+    assert_eq!(logins[0].at, t0());
+    assert_eq!(logins[2].at, t0() + PAST_EXPIRY);
+    let stats = tokens.stats();
+    assert_eq!(
+        stats.minted, 2,
+        "one token before the jump, one after: {stats:?}"
+    );
+    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }
