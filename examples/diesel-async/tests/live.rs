@@ -100,3 +100,29 @@ async fn a_wrong_secret_key_reaches_the_caller_as_bad_connection_with_our_causes
     assert_eq!(tokens.stats().minted, 1);
     assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }
+
+/// The README's diesel-async block is this crate's recipe, line for line: `manager`'s body
+/// between its recipe markers, then `main`'s pool line.
+#[test]
+fn the_readme_shows_the_recipe() {
+    let readme = include_str!("../../../README.md");
+    let section = &readme[readme.find("### diesel-async").unwrap()..];
+    let block = section.split("```rust,ignore\n").nth(1).unwrap();
+    let shown = &block[..block.find("```").unwrap()];
+
+    let lib = include_str!("../src/lib.rs");
+    let start = lib.find("the README shows these lines) ---\n").unwrap();
+    let body =
+        &lib[lib[start..].find('\n').unwrap() + start + 1..lib.find("    // --- end").unwrap()];
+    let main = include_str!("../src/main.rs");
+    let pool_line = main
+        .lines()
+        .find(|l| l.contains("Pool::builder()"))
+        .unwrap();
+    let recipe: String = body
+        .lines()
+        .chain([pool_line])
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    assert_eq!(shown, recipe);
+}
