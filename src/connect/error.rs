@@ -509,6 +509,9 @@ fn rejected(error: &ConnectError) -> String {
              the build task must run with the role in {ENV_HARNESS}, and that role needs the policy)"
         ),
         "a service control policy (SCP) or permissions boundary denies rds-db:connect".to_owned(),
+        "the AWS credentials that signed are not valid (a wrong secret access key, or a session \
+         token that expired or was revoked): check the source the credentials chain used"
+            .to_owned(),
     ];
     let mut message = format!(
         "{server} rejected the IAM login of user `{user}`{fresh} (token signed for {endpoint} in \
@@ -827,7 +830,9 @@ mod tests {
                  granted rds-db:connect (on a Harness ECS runner, the build task must run with \
                  the role in HARNESS_ECS_BUILD_TASK_ROLE_ARN, and that role needs the policy); \
                  (8) a service control policy (SCP) or permissions boundary denies \
-                 rds-db:connect",
+                 rds-db:connect; (9) the AWS credentials that signed are not valid (a wrong \
+                 secret access key, or a session token that expired or was revoked): check the \
+                 source the credentials chain used",
             ),
             (
                 rejection(Engine::Mysql, false, "o'brien\\"),
@@ -849,7 +854,9 @@ mod tests {
                  granted rds-db:connect (on a Harness ECS runner, the build task must run with \
                  the role in HARNESS_ECS_BUILD_TASK_ROLE_ARN, and that role needs the policy); \
                  (8) a service control policy (SCP) or permissions boundary denies \
-                 rds-db:connect",
+                 rds-db:connect; (9) the AWS credentials that signed are not valid (a wrong \
+                 secret access key, or a session token that expired or was revoked): check the \
+                 source the credentials chain used",
             ),
             (
                 ConnectError::Server {

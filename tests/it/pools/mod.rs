@@ -116,7 +116,7 @@ fn assert_bad_signature<E: Db>(e: &Emulated<E>, tokens: &TokenProvider, err: &Co
     assert!(err.is_login_rejected(), "{err:?}");
     let text = format!("{err}\n{}", chain(err));
     assert!(
-        text.contains("secret"),
+        text.contains("a wrong secret access key"),
         "the causes name the secret key: {text}"
     );
     assert_eq!(
