@@ -64,6 +64,7 @@
 
 mod http;
 mod metrics;
+mod mysql;
 mod postgres;
 mod relay;
 mod upstream;
@@ -262,11 +263,6 @@ impl ProxyBuilder {
     /// Load the CAs, build the TLS connector, set up the token provider (the default AWS
     /// credentials chain unless one is given), bind the address and start serving.
     pub async fn start(mut self) -> Result<RunningProxy, ProxyError> {
-        if self.engine != Engine::Postgresql {
-            return Err(ProxyError::UnsupportedEngine {
-                engine: self.engine,
-            });
-        }
         if let Some(addr) = self.listen
             && !addr.ip().is_loopback()
             && !self.non_loopback
@@ -312,6 +308,7 @@ impl ProxyBuilder {
         let state = Arc::new(State {
             targets,
             tokens,
+            engine: self.engine,
             dialer: Dialer {
                 tls,
                 trusted,
@@ -389,6 +386,7 @@ impl ProxyBuilder {
 pub(crate) struct State {
     targets: Vec<Target>,
     tokens: TokenProvider,
+    engine: Engine,
     dialer: Dialer,
     allowed: Vec<String>,
     default_database: Option<String>,
@@ -427,6 +425,43 @@ impl State {
                 t
             })
             .collect()
+    }
+
+    /// The error of a login that did not finish within the handshake timeout.
+    fn timed_out(&self, targets: &[Target]) -> ConnectError {
+        ConnectError::Timeout {
+            server: targets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            after: self.handshake_timeout,
+        }
+    }
+
+    /// Count and log a failed login; its cause.
+    fn login_failed(&self, peer: &Peer, user: &str, err: &ConnectError) -> FailureCause {
+        let cause = FailureCause::of(err);
+        self.counters.failed(cause);
+        tracing::warn!(target: "rds_iam::proxy", %peer, user = %user, cause = cause.as_str(), error = %describe(err), "login failed");
+        cause
+    }
+
+    /// Count and log a login.
+    fn logged_in(&self, peer: &Peer, user: &str) {
+        self.counters.logins_ok.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: "rds_iam::proxy", %peer, user = %user, "client logged in");
+    }
+
+    /// Serve `client` with its accepted connection, for its engine.
+    async fn serve<C>(self: Arc<Self>, client: C, peer: Peer, permit: Option<Permit>)
+    where
+        C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        match self.engine {
+            Engine::Postgresql => postgres::serve(self, client, peer, permit).await,
+            Engine::Mysql | Engine::Mariadb => mysql::serve(self, client, peer, permit).await,
+        }
     }
 
     /// A session slot, unless the limit is reached.
@@ -499,7 +534,7 @@ async fn unix_accept_loop(listener: tokio::net::UnixListener, state: Arc<State>)
         };
         state.counters.total.fetch_add(1, Ordering::Relaxed);
         let permit = state.permit();
-        tokio::spawn(postgres::serve(state.clone(), stream, Peer::Unix, permit));
+        tokio::spawn(state.clone().serve(stream, Peer::Unix, permit));
     }
 }
 
@@ -517,13 +552,40 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
         state.counters.total.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let permit = state.permit();
-        tokio::spawn(postgres::serve(
-            state.clone(),
-            stream,
-            Peer::Tcp(peer),
-            permit,
-        ));
+        tokio::spawn(state.clone().serve(stream, Peer::Tcp(peer), permit));
     }
+}
+
+/// Relay a logged-in session to its end, and log how it ended.
+pub(crate) async fn relay_session<C, S>(
+    state: &State,
+    peer: &Peer,
+    client: C,
+    server: S,
+    permit: Permit,
+) where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let end = relay::relay(
+        client,
+        server,
+        state.idle_timeout,
+        state.stop.subscribe(),
+        &state.counters.bytes_to_server,
+        &state.counters.bytes_to_client,
+    )
+    .await;
+    match end {
+        relay::End::Closed => tracing::debug!(target: "rds_iam::proxy", %peer, "session ended"),
+        relay::End::Idle => {
+            tracing::info!(target: "rds_iam::proxy", %peer, after = ?state.idle_timeout, "closed an idle session")
+        }
+        relay::End::Stopped => {
+            tracing::info!(target: "rds_iam::proxy", %peer, "closed a session: the proxy is stopping")
+        }
+    }
+    drop(permit);
 }
 
 /// An error's message and its causes, on one line (no cause repeats its parent: the crate's
@@ -606,6 +668,9 @@ impl RunningProxy {
     pub async fn test_login(&self) -> Result<(), ConnectError> {
         let state = &*self.state;
         let user = state.allowed[0].clone();
+        if state.engine != Engine::Postgresql {
+            return mysql::test_login(state, &user).await;
+        }
         let mut params = vec![("user".to_owned(), user.clone())];
         if let Some(database) = &state.default_database {
             params.push(("database".to_owned(), database.clone()));
