@@ -35,6 +35,11 @@ const COMMUNICATION_ERROR: &[u8; 5] = b"08S01";
 /// cannot reach its server.
 const CONNECTION_FAILURE: u16 = 2003;
 
+/// How long a server connection that has greeted is used for the login: MySQL and MariaDB
+/// drop a handshake after `connect_timeout` (10 s by default); a client slower than this is
+/// logged in over a new connection.
+const FRESH_GREETING: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serve one client to its end. `permit` is `None` when the connection limit is reached: the
 /// client gets MySQL's "too many connections" at once, instead of a greeting.
 pub(super) async fn serve<C>(state: Arc<State>, client: C, peer: Peer, permit: Option<Permit>)
@@ -158,9 +163,13 @@ where
         let (request, pending) = (&request, &pending);
         async move {
             login::login(tokens, target, engine, |token| {
-                // The first attempt goes on with the connection that greeted the client.
-                let greeted: Option<Greeted> =
-                    pending.lock().unwrap_or_else(|p| p.into_inner()).take();
+                // The first attempt goes on with the connection that greeted the client, unless
+                // the client took so long that the server may have given up on it.
+                let greeted: Option<Greeted> = pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .filter(|g| g.at.elapsed() < FRESH_GREETING);
                 dialer.mysql_login(target, greeted, request, token)
             })
             .await

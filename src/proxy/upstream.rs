@@ -33,6 +33,8 @@ const MYSQL_AUTH_ROUNDS: usize = 3;
 pub(crate) struct Greeted {
     pub(crate) conn: PacketStream<TcpStream>,
     pub(crate) greeting: HandshakePacket<'static>,
+    /// When the greeting came (servers drop a handshake after `connect_timeout`, 10 s).
+    pub(crate) at: tokio::time::Instant,
 }
 
 /// A MySQL client's login, to repeat to the server.
@@ -191,7 +193,11 @@ impl Dialer {
         let greeting = mysql::parse::<HandshakePacket<'_>>(&payload, ())
             .map_err(broken)?
             .into_owned();
-        Ok(Greeted { conn, greeting })
+        Ok(Greeted {
+            conn,
+            greeting,
+            at: tokio::time::Instant::now(),
+        })
     }
 
     /// One MySQL login attempt at `target` with `token`, on the behalf of a client that was
@@ -213,7 +219,9 @@ impl Dialer {
                 source: Box::new(e),
             })
         };
-        let Greeted { mut conn, greeting } = match greeted {
+        let Greeted {
+            mut conn, greeting, ..
+        } = match greeted {
             Some(greeted) => greeted,
             None => match self.mysql_greeted(target).await {
                 Ok(greeted) => greeted,

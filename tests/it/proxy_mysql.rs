@@ -12,6 +12,7 @@ use rds_iam::jdbc::JdbcUrl;
 use rds_iam::provider::TokenProvider;
 use rds_iam::proxy::{FailureCause, ProxyBuilder, RunningProxy};
 use rds_iam_emulator::{LoginOutcome, Rejection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::connect::Emulated;
 use crate::support::engine::{Db, MySql};
@@ -280,6 +281,29 @@ async fn failures_reach_the_client_as_err_packets_with_the_diagnosis() {
     assert!(
         message.contains(&format!("it logs in only as \"{user}\"")),
         "{message}"
+    );
+    assert_eq!(tokens.stats().minted, 1);
+
+    // A client that asks for TLS is told that the proxy is the TLS end.
+    let mut raw = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .unwrap();
+    let mut header = [0u8; 4];
+    raw.read_exact(&mut header).await.unwrap();
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8;
+    raw.read_exact(&mut vec![0u8; len]).await.unwrap();
+    let mut ssl_request = vec![32, 0, 0, 1];
+    ssl_request.extend_from_slice(&0x0008_8a00u32.to_le_bytes());
+    ssl_request.extend_from_slice(&(1u32 << 24).to_le_bytes());
+    ssl_request.push(45);
+    ssl_request.extend_from_slice(&[0; 23]);
+    raw.write_all(&ssl_request).await.unwrap();
+    let mut reply = Vec::new();
+    raw.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply.get(4), Some(&0xFF), "an ERR packet: {reply:?}");
+    assert!(
+        String::from_utf8_lossy(&reply).contains("the proxy is the TLS end"),
+        "{reply:?}"
     );
     assert_eq!(tokens.stats().minted, 1);
 
