@@ -1,9 +1,11 @@
-//! `proxy`: a local IAM login proxy for tools that cannot embed the library (psql, Liquibase,
-//! Flyway, GUI clients).
+//! `proxy`: a local IAM login proxy for tools that cannot embed the library (psql, the mariadb
+//! command, Liquibase, Flyway, GUI clients).
 //!
 //! ```sh
 //! rds-iam proxy 'jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres?wrapperPlugins=iam&user=harness_iam_user' &
 //! liquibase --url=jdbc:postgresql://127.0.0.1:5432/postgres --username=harness_iam_user update
+//! rds-iam proxy 'jdbc:aws-wrapper:mysql://my-db.abc123.us-east-1.rds.amazonaws.com:3306/app?wrapperPlugins=iam&user=harness_iam_user' &
+//! flyway -url=jdbc:mariadb://127.0.0.1:3306/app -user=harness_iam_user migrate
 //! ```
 //!
 //! A thin layer over `rds_iam::proxy` (feature `proxy`): flags to builder methods, signals to
