@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 for features in "" aws-config postgres mysql postgres-rustls mysql-rustls postgres,mysql \
   postgres-rustls,mysql-rustls postgres,postgres-rustls postgres-rustls,mysql postgres,mysql-rustls \
   postgres,deadpool postgres,bb8 mysql,deadpool,bb8 postgres,sqlx mysql-rustls,sqlx \
-  postgres,proxy postgres-rustls,proxy; do
+  postgres,proxy postgres-rustls,proxy mysql,proxy mysql-rustls,proxy; do
   echo "== cargo clippy --no-default-features --features '$features'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings
 done

@@ -96,7 +96,7 @@
 //! | `mysql-rustls` | no | the same MySQL/MariaDB connector over rustls (mysql_async with `rustls-tls` and `aws-lc-rs`, rustls-native-certs); cannot be combined with `mysql` |
 //! | `deadpool` | no | `deadpool`: deadpool 0.12 pools of tokio-postgres clients and mysql_async connections, each new one logged in through `PgConnector` or `MySqlConnector` (with a connector feature) |
 //! | `bb8` | no | `bb8`: the same with bb8 0.9, and an error sink that logs failed logins with their causes |
-//! | `proxy` | no | `proxy`: a local IAM login proxy (PostgreSQL clients connect to loopback without a password; the `rds-iam proxy` command), with a connector feature for its TLS stack |
+//! | `proxy` | no | `proxy`: a local IAM login proxy (PostgreSQL, MySQL and MariaDB clients connect to loopback without a password; the `rds-iam proxy` command), with a connector feature for its TLS stack |
 //! | `sqlx` | no | `sqlx`: sqlx 0.9 connect options from the URL (`PgIamOptions`, `MySqlIamOptions`) and pools whose options are refreshed from the token cache (`IamPool`); sqlx's drivers and TLS stack follow the connector features (with a connector feature) |
 //!
 //! The API, the CA sources, the three TLS modes and the errors are the same with either TLS

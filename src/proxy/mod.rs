@@ -1,6 +1,6 @@
-//! A local IAM login proxy (feature `proxy`): PostgreSQL clients that cannot embed this crate
-//! (psql, Liquibase and Flyway over pgjdbc, GUI tools) connect to it on loopback without a
-//! password; for each client it dials the database the JDBC URL names, verifies its
+//! A local IAM login proxy (feature `proxy`): PostgreSQL, MySQL and MariaDB clients that
+//! cannot embed this crate (psql, the mariadb command, Liquibase and Flyway over JDBC, GUI
+//! tools) connect to it on loopback without a password; for each client it dials the database the JDBC URL names, verifies its
 //! certificate, logs in with an IAM token from the token cache for the user the client named,
 //! and then relays the session's bytes unchanged. The `rds-iam proxy` command is this, with
 //! flags.
@@ -27,6 +27,11 @@
 //!
 //! # What a client sees
 //!
+//! The engine is the URL's: `postgresql` URLs serve PostgreSQL clients, `mysql` and `mariadb`
+//! URLs MySQL and MariaDB clients.
+//!
+//! PostgreSQL:
+//!
 //! - The client speaks plaintext to the proxy: an `SSLRequest` is answered `N`, so
 //!   `sslmode=prefer` and `disable` work; a `require` client stops there with libpq's own
 //!   "server does not support SSL" (the proxy logs that the proxy is the TLS end). Keep the
@@ -41,6 +46,25 @@
 //!   that refuses the session itself (no such database) is passed on as it said it.
 //! - A cancel request (psql's Ctrl-C, `Statement.cancel()`) is forwarded, over a verified TLS
 //!   connection, to the server of the session whose backend key it carries.
+//!
+//! MySQL and MariaDB:
+//!
+//! - The proxy reads the server's greeting first (sending it nothing), then greets the client
+//!   with the server's version, connection id, character set, status and capabilities, less
+//!   TLS (the client speaks plaintext to the proxy; one that asks for TLS is told the proxy is
+//!   the TLS end) and compression, with a scramble of the proxy's own.
+//! - The client's handshake response gives the user and database; any password in it is never
+//!   read. The proxy logs in to the server with the capabilities the client chose (plus TLS),
+//!   its character set, database and connection attributes, so the client and the server
+//!   agree on the session's format; the token goes by `mysql_clear_password` (as RDS asks)
+//!   only after the certificate is verified. The server's OK reaches the client, then the
+//!   session is relayed unchanged; `KILL <id>` works with the id the client saw (the greeting's;
+//!   after a retry on a new connection, `CONNECTION_ID()` says the session's).
+//! - A login that fails reaches the client as a MySQL ERR packet whose message is the
+//!   diagnosis: 1045 (SQLSTATE 28000) for a rejected token or a user the proxy does not log in
+//!   as, 2003 for TLS and network failures (as MySQL Router says it); a server that refuses
+//!   the session itself (no such database) is passed on as it said it. Over the connection
+//!   limit a client gets 1040 (too many connections) instead of a greeting.
 //!
 //! # The login, per client
 //!
@@ -58,12 +82,10 @@
 //! says otherwise; the users it logs in as are the URL's (or the builder's
 //! [`user`](ProxyBuilder::user)) unless [`allow_user`](ProxyBuilder::allow_user) lists others.
 //!
-//! # Not yet
-//!
-//! MySQL and MariaDB clients ([`ProxyError::UnsupportedEngine`]).
 
 mod http;
 mod metrics;
+mod mysql;
 mod postgres;
 mod relay;
 mod upstream;
@@ -103,15 +125,6 @@ pub enum ProxyError {
     /// The URL, the TLS set-up or the credentials are refused (as by a connector).
     #[error(transparent)]
     Connect(#[from] ConnectError),
-    /// The URL is for an engine the proxy does not serve yet.
-    #[error(
-        "the proxy serves PostgreSQL only so far, and the JDBC URL is for {engine}: for MySQL and \
-         MariaDB use the library's MySqlConnector, or a token from rds-iam token"
-    )]
-    UnsupportedEngine {
-        /// The URL's engine.
-        engine: Engine,
-    },
     /// The address is not a loopback address and that was not allowed.
     #[error(
         "the proxy would listen on {addr}, which is not a loopback address: anyone who can reach \
@@ -195,7 +208,7 @@ impl ProxyBuilder {
 
     shared_setters!();
 
-    /// The address to listen on. Default: 127.0.0.1 and the engine's default port (5432), or
+    /// The address to listen on. Default: 127.0.0.1 and the engine's default port (5432 or 3306), or
     /// the next free one; port 0 takes any free port ([`RunningProxy::local_addr`] says which).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
@@ -221,7 +234,7 @@ impl ProxyBuilder {
     }
 
     /// At most `n` client sessions at once; the next client gets PostgreSQL's "too many
-    /// clients" error (SQLSTATE 53300) naming the limit.
+    /// clients" error (SQLSTATE 53300) or MySQL's 1040 (too many connections) naming the limit.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = Some(n);
         self
@@ -250,7 +263,8 @@ impl ProxyBuilder {
     }
 
     /// Also listen on a Unix socket in the directory `dir` (which must exist), named as libpq
-    /// expects: `DIR/.s.PGSQL.5432`, so that `psql -h DIR` connects. The socket is made
+    /// expects: `DIR/.s.PGSQL.5432`, so that `psql -h DIR` connects (for MySQL and MariaDB:
+    /// `DIR/mysql.sock`, for `mariadb --socket=DIR/mysql.sock`). The socket is made
     /// readable and writable by its owner only (mode 0600); a stale socket of that name is
     /// replaced, and the socket is removed at [`RunningProxy::shutdown`].
     #[cfg(unix)]
@@ -262,11 +276,6 @@ impl ProxyBuilder {
     /// Load the CAs, build the TLS connector, set up the token provider (the default AWS
     /// credentials chain unless one is given), bind the address and start serving.
     pub async fn start(mut self) -> Result<RunningProxy, ProxyError> {
-        if self.engine != Engine::Postgresql {
-            return Err(ProxyError::UnsupportedEngine {
-                engine: self.engine,
-            });
-        }
         if let Some(addr) = self.listen
             && !addr.ip().is_loopback()
             && !self.non_loopback
@@ -312,6 +321,7 @@ impl ProxyBuilder {
         let state = Arc::new(State {
             targets,
             tokens,
+            engine: self.engine,
             dialer: Dialer {
                 tls,
                 trusted,
@@ -337,7 +347,7 @@ impl ProxyBuilder {
         );
         #[cfg(unix)]
         let unix = match &self.unix_dir {
-            Some(dir) => Some(bind_unix(dir, self.engine.default_port())?),
+            Some(dir) => Some(bind_unix(dir, self.engine)?),
             None => None,
         };
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
@@ -389,6 +399,7 @@ impl ProxyBuilder {
 pub(crate) struct State {
     targets: Vec<Target>,
     tokens: TokenProvider,
+    engine: Engine,
     dialer: Dialer,
     allowed: Vec<String>,
     default_database: Option<String>,
@@ -429,6 +440,43 @@ impl State {
             .collect()
     }
 
+    /// The error of a login that did not finish within the handshake timeout.
+    fn timed_out(&self, targets: &[Target]) -> ConnectError {
+        ConnectError::Timeout {
+            server: targets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            after: self.handshake_timeout,
+        }
+    }
+
+    /// Count and log a failed login; its cause.
+    fn login_failed(&self, peer: &Peer, user: &str, err: &ConnectError) -> FailureCause {
+        let cause = FailureCause::of(err);
+        self.counters.failed(cause);
+        tracing::warn!(target: "rds_iam::proxy", %peer, user = %user, cause = cause.as_str(), error = %describe(err), "login failed");
+        cause
+    }
+
+    /// Count and log a login.
+    fn logged_in(&self, peer: &Peer, user: &str) {
+        self.counters.logins_ok.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: "rds_iam::proxy", %peer, user = %user, "client logged in");
+    }
+
+    /// Serve `client` with its accepted connection, for its engine.
+    async fn serve<C>(self: Arc<Self>, client: C, peer: Peer, permit: Option<Permit>)
+    where
+        C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        match self.engine {
+            Engine::Postgresql => postgres::serve(self, client, peer, permit).await,
+            Engine::Mysql | Engine::Mariadb => mysql::serve(self, client, peer, permit).await,
+        }
+    }
+
     /// A session slot, unless the limit is reached.
     fn permit(self: &Arc<Self>) -> Option<Permit> {
         let open = self.counters.open.fetch_add(1, Ordering::AcqRel);
@@ -466,14 +514,17 @@ impl std::fmt::Display for Peer {
     }
 }
 
-/// Bind `DIR/.s.PGSQL.PORT`, owner-only.
+/// Bind `DIR/.s.PGSQL.PORT` (or `DIR/mysql.sock`), owner-only.
 #[cfg(unix)]
 fn bind_unix(
     dir: &std::path::Path,
-    port: u16,
+    engine: Engine,
 ) -> Result<(tokio::net::UnixListener, std::path::PathBuf), ProxyError> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let path = dir.join(format!(".s.PGSQL.{port}"));
+    let path = match engine {
+        Engine::Postgresql => dir.join(format!(".s.PGSQL.{}", engine.default_port())),
+        Engine::Mysql | Engine::Mariadb => dir.join("mysql.sock"),
+    };
     let failed = |source| ProxyError::UnixSocket {
         path: path.clone(),
         source,
@@ -499,7 +550,7 @@ async fn unix_accept_loop(listener: tokio::net::UnixListener, state: Arc<State>)
         };
         state.counters.total.fetch_add(1, Ordering::Relaxed);
         let permit = state.permit();
-        tokio::spawn(postgres::serve(state.clone(), stream, Peer::Unix, permit));
+        tokio::spawn(state.clone().serve(stream, Peer::Unix, permit));
     }
 }
 
@@ -517,13 +568,40 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
         state.counters.total.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let permit = state.permit();
-        tokio::spawn(postgres::serve(
-            state.clone(),
-            stream,
-            Peer::Tcp(peer),
-            permit,
-        ));
+        tokio::spawn(state.clone().serve(stream, Peer::Tcp(peer), permit));
     }
+}
+
+/// Relay a logged-in session to its end, and log how it ended.
+pub(crate) async fn relay_session<C, S>(
+    state: &State,
+    peer: &Peer,
+    client: C,
+    server: S,
+    permit: Permit,
+) where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let end = relay::relay(
+        client,
+        server,
+        state.idle_timeout,
+        state.stop.subscribe(),
+        &state.counters.bytes_to_server,
+        &state.counters.bytes_to_client,
+    )
+    .await;
+    match end {
+        relay::End::Closed => tracing::debug!(target: "rds_iam::proxy", %peer, "session ended"),
+        relay::End::Idle => {
+            tracing::info!(target: "rds_iam::proxy", %peer, after = ?state.idle_timeout, "closed an idle session")
+        }
+        relay::End::Stopped => {
+            tracing::info!(target: "rds_iam::proxy", %peer, "closed a session: the proxy is stopping")
+        }
+    }
+    drop(permit);
 }
 
 /// An error's message and its causes, on one line (no cause repeats its parent: the crate's
@@ -606,6 +684,9 @@ impl RunningProxy {
     pub async fn test_login(&self) -> Result<(), ConnectError> {
         let state = &*self.state;
         let user = state.allowed[0].clone();
+        if state.engine != Engine::Postgresql {
+            return mysql::test_login(state, &user).await;
+        }
         let mut params = vec![("user".to_owned(), user.clone())];
         if let Some(database) = &state.default_database {
             params.push(("database".to_owned(), database.clone()));

@@ -10,9 +10,7 @@ use rds_iam_wire::postgres::{self as wire, Initial, Startup};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::metrics::FailureCause;
-use super::relay::{self, End};
 use super::{Peer, Permit, State, describe};
-use crate::connect::ConnectError;
 use crate::connect::login;
 use crate::jdbc::Engine;
 
@@ -155,21 +153,12 @@ async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
     });
     let result = match tokio::time::timeout(state.handshake_timeout, logging_in).await {
         Ok(result) => result,
-        Err(_) => Err(ConnectError::Timeout {
-            server: targets
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" or "),
-            after: state.handshake_timeout,
-        }),
+        Err(_) => Err(state.timed_out(&targets)),
     };
     let (index, session) = match result {
         Ok(connected) => connected,
         Err(err) => {
-            let cause = FailureCause::of(&err);
-            state.counters.failed(cause);
-            tracing::warn!(target: "rds_iam::proxy", %peer, user = %user, cause = cause.as_str(), error = %describe(&err), "login failed");
+            let cause = state.login_failed(peer, &user, &err);
             let _ = match super::upstream::server_refusal(&err) {
                 Some(raw) => {
                     let raw = raw.to_vec();
@@ -195,11 +184,8 @@ async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
     };
-    state
-        .counters
-        .logins_ok
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(target: "rds_iam::proxy", %peer, user = %user, server = %targets[index], "client logged in");
+    state.logged_in(peer, &user);
+    tracing::debug!(target: "rds_iam::proxy", %peer, server = %targets[index], "logged in at");
     let mut hello = BytesMut::new();
     let options: Vec<&str> = startup
         .params
@@ -223,32 +209,24 @@ async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, targets[index].clone());
     }
-    let end = relay::relay(
-        client,
-        session.stream,
-        state.idle_timeout,
-        state.stop.subscribe(),
-        &state.counters.bytes_to_server,
-        &state.counters.bytes_to_client,
-    )
-    .await;
-    if let Some(key) = key {
-        state
-            .cancel_keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-    }
-    match end {
-        End::Closed => tracing::debug!(target: "rds_iam::proxy", %peer, "session ended"),
-        End::Idle => {
-            tracing::info!(target: "rds_iam::proxy", %peer, after = ?state.idle_timeout, "closed an idle session")
-        }
-        End::Stopped => {
-            tracing::info!(target: "rds_iam::proxy", %peer, "closed a session: the proxy is stopping")
+    // The key is forgotten when the session ends.
+    let _forget = Forget(state, key);
+    super::relay_session(state, peer, client, session.stream, permit).await;
+}
+
+/// Removes a session's backend key when dropped.
+struct Forget<'a>(&'a State, Option<[u8; 8]>);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.1 {
+            self.0
+                .cancel_keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
         }
     }
-    drop(permit);
 }
 
 /// Forward a cancel request to the server of the session whose backend key it carries (a

@@ -4,6 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rds_iam_wire::mysql::{self, LoginRequest, PacketStream};
+use rds_iam_wire::mysql_common::constants::CapabilityFlags;
+use rds_iam_wire::mysql_common::packets::{
+    AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse,
+};
 use rds_iam_wire::postgres::client::{self, LoginError, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,6 +23,77 @@ use crate::token::AuthToken;
 
 /// PostgreSQL's `SSLRequest`.
 const PG_SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// `ER_ACCESS_DENIED_ERROR`: RDS's answer to a token it does not accept.
+const ACCESS_DENIED: u16 = 1045;
+/// How many authentication round trips a MySQL server gets.
+const MYSQL_AUTH_ROUNDS: usize = 3;
+
+/// A MySQL server connection that has greeted: nothing sent yet.
+pub(crate) struct Greeted {
+    pub(crate) conn: PacketStream<TcpStream>,
+    pub(crate) greeting: HandshakePacket<'static>,
+    /// When the greeting came (servers drop a handshake after `connect_timeout`, 10 s).
+    pub(crate) at: tokio::time::Instant,
+}
+
+/// A MySQL client's login, to repeat to the server.
+pub(crate) struct MySqlClient {
+    /// The user to log in as.
+    pub(crate) user: String,
+    /// The client's `HandshakeResponse` payload (any password in it is replaced).
+    pub(crate) response: Vec<u8>,
+    /// The capabilities the client was offered.
+    pub(crate) offered: CapabilityFlags,
+}
+
+/// A logged-in MySQL session.
+pub(crate) struct MySqlSession {
+    pub(crate) stream: Upstream,
+    /// The server's OK packet payload, for the client.
+    pub(crate) ok: Vec<u8>,
+}
+
+/// A MySQL server's ERR packet: its code, SQLSTATE and message, and the packet for the client.
+#[derive(Debug)]
+pub(crate) struct MySqlRefusal {
+    pub(crate) code: u16,
+    pub(crate) state: String,
+    message: String,
+    /// The ERR payload, as a client that sent its handshake response reads it.
+    pub(crate) payload: Vec<u8>,
+}
+
+impl MySqlRefusal {
+    fn new(payload: Vec<u8>, capabilities: CapabilityFlags) -> Self {
+        let (code, state) = mysql::err_code(&payload, capabilities).unwrap_or_default();
+        let at = if payload.get(3) == Some(&b'#') { 9 } else { 3 };
+        let message = payload.get(at..).unwrap_or_default();
+        let message = String::from_utf8_lossy(message).into_owned();
+        Self {
+            code,
+            state,
+            message,
+            payload,
+        }
+    }
+
+    /// An ERR packet sent instead of a greeting (no SQLSTATE).
+    fn before_handshake(payload: Vec<u8>) -> Self {
+        Self::new(
+            mysql::with_sql_state(&payload),
+            CapabilityFlags::CLIENT_PROTOCOL_41,
+        )
+    }
+}
+
+impl std::fmt::Display for MySqlRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ERROR {} ({}): {}", self.code, self.state, self.message)
+    }
+}
+
+impl std::error::Error for MySqlRefusal {}
 
 /// The TLS connector of the stack built: rustls when it is (`postgres-rustls`, `mysql-rustls`),
 /// else native-tls.
@@ -57,6 +133,26 @@ impl Dialer {
     /// verified: nothing else has been sent.
     pub(crate) async fn postgres_tls(&self, target: &Target) -> Result<Upstream, ConnectError> {
         let server = || target.to_string();
+        let mut tcp = self.tcp(target).await?;
+        let broken = |e: std::io::Error| ConnectError::Server {
+            server: server(),
+            source: Box::new(e),
+        };
+        tcp.write_all(&PG_SSL_REQUEST).await.map_err(broken)?;
+        let mut answer = [0u8; 1];
+        tcp.read_exact(&mut answer).await.map_err(broken)?;
+        if answer[0] != b'S' {
+            return Err(ConnectError::TlsRefused {
+                server: server(),
+                source: "the server answered the SSLRequest with no".into(),
+            });
+        }
+        self.handshake(target, tcp, Protocol::Postgres).await
+    }
+
+    /// A TCP connection to `target` (within the connection timeout).
+    async fn tcp(&self, target: &Target) -> Result<TcpStream, ConnectError> {
+        let server = || target.to_string();
         let connecting = TcpStream::connect((target.dial.host.as_str(), target.dial.port));
         let tcp = match self.connect_timeout {
             Some(limit) => tokio::time::timeout(limit, connecting).await.map_err(|_| {
@@ -72,21 +168,146 @@ impl Dialer {
             source: Box::new(e),
         })?;
         let _ = tcp.set_nodelay(true);
-        let mut tcp = tcp;
+        Ok(tcp)
+    }
+
+    /// A TCP connection to the MySQL server `target` and its greeting: nothing has been
+    /// sent to it yet.
+    pub(crate) async fn mysql_greeted(&self, target: &Target) -> Result<Greeted, ConnectError> {
         let broken = |e: std::io::Error| ConnectError::Server {
-            server: server(),
+            server: target.to_string(),
             source: Box::new(e),
         };
-        tcp.write_all(&PG_SSL_REQUEST).await.map_err(broken)?;
-        let mut answer = [0u8; 1];
-        tcp.read_exact(&mut answer).await.map_err(broken)?;
-        if answer[0] != b'S' {
-            return Err(ConnectError::TlsRefused {
-                server: server(),
-                source: "the server answered the SSLRequest with no".into(),
+        let mut conn = PacketStream::new(self.tcp(target).await?);
+        let payload = conn
+            .read()
+            .await
+            .map_err(broken)?
+            .ok_or_else(|| broken(std::io::ErrorKind::UnexpectedEof.into()))?;
+        if payload.first() == Some(&mysql::ERR_HEADER) {
+            return Err(ConnectError::Server {
+                server: target.to_string(),
+                source: Box::new(MySqlRefusal::before_handshake(payload)),
             });
         }
-        self.handshake(target, tcp, Protocol::Postgres).await
+        let greeting = mysql::parse::<HandshakePacket<'_>>(&payload, ())
+            .map_err(broken)?
+            .into_owned();
+        Ok(Greeted {
+            conn,
+            greeting,
+            at: tokio::time::Instant::now(),
+        })
+    }
+
+    /// One MySQL login attempt at `target` with `token`, on the behalf of a client that was
+    /// `offered` capabilities and answered with `response` (a `HandshakeResponse` payload) to
+    /// log in as `user`: the greeting (`greeted`, or a new connection's), an `SslRequest`
+    /// with the client's capabilities and TLS verified, then the same response with the
+    /// token by `mysql_clear_password`.
+    pub(crate) async fn mysql_login(
+        &self,
+        target: &Target,
+        greeted: Option<Greeted>,
+        client: &MySqlClient,
+        token: Arc<AuthToken>,
+    ) -> Outcome<MySqlSession> {
+        let server = || target.to_string();
+        let broken = |e: std::io::Error| {
+            Outcome::Failed(ConnectError::Server {
+                server: server(),
+                source: Box::new(e),
+            })
+        };
+        let Greeted {
+            mut conn, greeting, ..
+        } = match greeted {
+            Some(greeted) => greeted,
+            None => match self.mysql_greeted(target).await {
+                Ok(greeted) => greeted,
+                Err(e) => return Outcome::Failed(e),
+            },
+        };
+        if !greeting
+            .capabilities()
+            .contains(CapabilityFlags::CLIENT_SSL)
+        {
+            return Outcome::Failed(ConnectError::TlsRefused {
+                server: server(),
+                source: "the server's greeting does not offer TLS (no CLIENT_SSL)".into(),
+            });
+        }
+        let Ok(response) = mysql::parse::<HandshakeResponse<'_>>(&client.response, ()) else {
+            return broken(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the client's handshake response is malformed",
+            ));
+        };
+        let request =
+            LoginRequest::from_client(&client.user, &response, &client.response, client.offered);
+        let mut auth = token.expose().as_bytes().to_vec();
+        auth.push(0);
+        let (payload, capabilities) = mysql::login_response(
+            &greeting,
+            request,
+            // A token (1-2 KB) needs the length-encoded authentication data.
+            CapabilityFlags::CLIENT_SSL | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA,
+            AuthPlugin::MysqlClearPassword,
+            auth,
+        );
+        // An SslRequest is the first 32 bytes of the response (with MariaDB's extended
+        // capabilities at its end): the capabilities, and nothing secret.
+        if let Err(e) = conn.write(&payload[..mysql::SSL_REQUEST_LEN]).await {
+            return broken(e);
+        }
+        let (tcp, codec) = conn.into_parts();
+        let tls = match self.handshake(target, tcp, Protocol::MySql).await {
+            Ok(tls) => tls,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let mut conn = PacketStream::from_parts(tls, codec);
+        if let Err(e) = conn.write(&payload).await {
+            return broken(e);
+        }
+        for _ in 0..MYSQL_AUTH_ROUNDS {
+            let reply = match conn.read().await {
+                Ok(Some(reply)) => reply,
+                Ok(None) => return broken(std::io::ErrorKind::UnexpectedEof.into()),
+                Err(e) => return broken(e),
+            };
+            match reply.first().copied() {
+                Some(mysql::OK_HEADER) => {
+                    let (stream, _) = conn.into_parts();
+                    return Outcome::Connected(MySqlSession { stream, ok: reply });
+                }
+                Some(mysql::ERR_HEADER) => {
+                    let refusal = MySqlRefusal::new(reply, capabilities);
+                    if refusal.code == ACCESS_DENIED || refusal.state == "28000" {
+                        return Outcome::Rejected(Box::new(refusal));
+                    }
+                    return Outcome::Failed(ConnectError::Server {
+                        server: server(),
+                        source: Box::new(refusal),
+                    });
+                }
+                Some(mysql::AUTH_SWITCH_HEADER)
+                    if mysql::parse::<AuthSwitchRequest<'_>>(&reply, ())
+                        .is_ok_and(|s| s.auth_plugin() == AuthPlugin::MysqlClearPassword) =>
+                {
+                    let mut auth = token.expose().as_bytes().to_vec();
+                    auth.push(0);
+                    if let Err(e) = conn.write(&auth).await {
+                        return broken(e);
+                    }
+                }
+                _ => break,
+            }
+        }
+        broken(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the server asked for an authentication other than mysql_clear_password (is the \
+             user IDENTIFIED WITH AWSAuthenticationPlugin?)",
+        ))
     }
 
     async fn handshake(
@@ -152,6 +373,11 @@ impl Dialer {
 pub(crate) fn server_refusal(err: &ConnectError) -> Option<&[u8]> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
+        if let Some(refusal) = e.downcast_ref::<MySqlRefusal>()
+            && !err.is_login_rejected()
+        {
+            return Some(&refusal.payload);
+        }
         if let Some(LoginError::Refused {
             response,
             after_authentication: true,

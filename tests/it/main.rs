@@ -50,3 +50,5 @@ mod pools;
 mod proxy;
 #[cfg(all(feature = "proxy", feature = "aws-config", feature = "_postgres"))]
 mod proxy_cli;
+#[cfg(all(feature = "proxy", feature = "_mysql"))]
+mod proxy_mysql;

@@ -1,9 +1,11 @@
-//! `proxy`: a local IAM login proxy for tools that cannot embed the library (psql, Liquibase,
-//! Flyway, GUI clients).
+//! `proxy`: a local IAM login proxy for tools that cannot embed the library (psql, the mariadb
+//! command, Liquibase, Flyway, GUI clients).
 //!
 //! ```sh
 //! rds-iam proxy 'jdbc:aws-wrapper:postgresql://my-cluster.cluster-abc123.us-east-1.rds.amazonaws.com:5432/postgres?wrapperPlugins=iam&user=harness_iam_user' &
 //! liquibase --url=jdbc:postgresql://127.0.0.1:5432/postgres --username=harness_iam_user update
+//! rds-iam proxy 'jdbc:aws-wrapper:mysql://my-db.abc123.us-east-1.rds.amazonaws.com:3306/app?wrapperPlugins=iam&user=harness_iam_user' &
+//! flyway -url=jdbc:mariadb://127.0.0.1:3306/app -user=harness_iam_user migrate
 //! ```
 //!
 //! A thin layer over `rds_iam::proxy` (feature `proxy`): flags to builder methods, signals to
@@ -37,18 +39,19 @@ Exit codes: 0 stopped as asked, 1 failure (the URL, the CAs, the credentials, th
 
 /// Run a local IAM login proxy: clients connect without a password
 ///
-/// PostgreSQL clients connect to --listen (default 127.0.0.1:5432, or the next free port) and
-/// are logged in to the database of the JDBC URL with IAM tokens.
+/// PostgreSQL, MySQL and MariaDB clients (as the URL's engine) connect to --listen (default
+/// 127.0.0.1 and the engine's port, 5432 or 3306, or the next free one) and are logged in to
+/// the database of the JDBC URL with IAM tokens.
 #[derive(Debug, clap::Parser)]
 #[command(name = "proxy", after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// The database's JDBC URL (jdbc:aws-wrapper:postgresql://HOST:PORT/DB?wrapperPlugins=iam&user=USER)
+    /// The database's JDBC URL (jdbc:aws-wrapper:postgresql|mysql|mariadb://HOST:PORT/DB?wrapperPlugins=iam&user=USER)
     #[arg(value_name = "JDBC_URL")]
     pub url: String,
-    /// Where clients connect (default 127.0.0.1:5432, or the next free port)
+    /// Where clients connect (default 127.0.0.1 and 5432 or 3306, or the next free port)
     #[arg(long, value_name = "IP:PORT")]
     pub listen: Option<SocketAddr>,
-    /// Also listen on the Unix socket DIR/.s.PGSQL.5432 (owner-only; psql -h DIR)
+    /// Also listen on the Unix socket DIR/.s.PGSQL.5432 or DIR/mysql.sock (owner-only)
     #[arg(long, value_name = "DIR")]
     pub unix_socket: Option<std::path::PathBuf>,
     /// Allow --listen on an address that is not loopback (anyone who reaches it logs in)

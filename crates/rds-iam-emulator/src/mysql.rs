@@ -53,15 +53,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mysql_common::constants::{CapabilityFlags, MariadbCapabilities};
+use mysql_common::constants::CapabilityFlags;
 use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 
 use super::{LoginOutcome, Rejection, Shared, client_text};
-use backend::{BackendLoginError, LoginRequest};
-use wire::PacketStream;
+use backend::BackendLoginError;
+use wire::{LoginRequest, PacketStream};
 
 /// `ER_ACCESS_DENIED_ERROR`, SQLSTATE `28000`: RDS's answer to a bad IAM login.
 const ACCESS_DENIED: u16 = 1045;
@@ -77,13 +77,6 @@ const TOO_MANY_CONNECTIONS: u16 = 1040;
 /// integer) and far above the ids of backend sessions, which count up from 1.
 const FIRST_CONNECTION_ID: u32 = 1_000_000_000;
 const CONNECTION_IDS: u32 = 1_000_000_000;
-
-/// Capabilities never offered to the client: the compressed protocols (the relay
-/// would have to start compressing mid-stream) and flags only clients set.
-const NOT_OFFERED: CapabilityFlags = CapabilityFlags::CLIENT_COMPRESS
-    .union(CapabilityFlags::CLIENT_ZSTD_COMPRESSION_ALGORITHM)
-    .union(CapabilityFlags::CLIENT_SSL_VERIFY_SERVER_CERT)
-    .union(CapabilityFlags::CLIENT_REMEMBER_OPTIONS);
 
 /// What the MySQL front end shares between connections.
 pub(crate) struct State {
@@ -201,7 +194,7 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io
     let offered = offered_capabilities(profile);
     let connection_id = shared.mysql.next_connection_id();
     client
-        .write_packet(&greeting_for_client(profile, offered, connection_id))
+        .write_packet(&wire::greeting_for_client(profile, offered, connection_id))
         .await?;
 
     let Some(first) = shared.stage(peer, "the SSL request", client.read()).await? else {
@@ -236,32 +229,7 @@ async fn unreachable_backend(client: &mut PacketStream<TcpStream>) -> io::Result
 /// What the client is offered: the backend's capabilities, minus compression and
 /// client-only flags, plus TLS (which the emulator serves itself).
 fn offered_capabilities(backend: &HandshakePacket<'_>) -> CapabilityFlags {
-    (backend.capabilities() - NOT_OFFERED) | CapabilityFlags::CLIENT_SSL
-}
-
-fn greeting_for_client(
-    backend: &HandshakePacket<'_>,
-    offered: CapabilityFlags,
-    connection_id: u32,
-) -> HandshakePacket<'static> {
-    let scramble = wire::scramble();
-    let mut scramble_1 = [0u8; 8];
-    scramble_1.copy_from_slice(&scramble[..8]);
-    // The second part is NUL-terminated, as servers send it (8 + 13 = 21 bytes).
-    let mut scramble_2 = scramble[8..].to_vec();
-    scramble_2.push(0);
-    HandshakePacket::new(
-        backend.protocol_version(),
-        backend.server_version_ref().to_vec(),
-        connection_id,
-        scramble_1,
-        Some(scramble_2),
-        offered,
-        backend.default_collation(),
-        backend.status_flags(),
-        Some(AuthPlugin::MysqlNativePassword.as_bytes().to_vec()),
-    )
-    .with_mariadb_ext_capabilities(backend.mariadb_ext_capabilities())
+    (backend.capabilities() - wire::NOT_OFFERED) | CapabilityFlags::CLIENT_SSL
 }
 
 fn access_denied(user: &str, peer: SocketAddr, using_password: bool) -> Vec<u8> {
@@ -393,22 +361,9 @@ where
 
     // Only now, with the token verified, is a backend connection opened.
     let backend_user = shared.config.backend_user.as_deref().unwrap_or(&user);
-    let mut max_packet_and_collation = [0u8; 5];
-    max_packet_and_collation.copy_from_slice(&payload[4..9]);
-    // MariaDB's extended capabilities are only in play when the client does not
-    // claim to be MySQL (bit 0 clear), as in the backend's greeting.
-    let mariadb_capabilities = if capabilities.contains(CapabilityFlags::CLIENT_LONG_PASSWORD) {
-        MariadbCapabilities::empty()
-    } else {
-        response.mariadb_ext_capabilities()
-    };
     let request = LoginRequest {
         user: backend_user,
-        database: response.db_name(),
-        capabilities: (capabilities & greeted.offered) - CapabilityFlags::CLIENT_SSL,
-        mariadb_capabilities,
-        attributes: response.connect_attributes(),
-        max_packet_and_collation,
+        ..LoginRequest::from_client(&user, &response, payload, greeted.offered)
     };
     let open = backend::open(
         shared.config.backend,
@@ -458,7 +413,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mysql_common::constants::StatusFlags;
+    use mysql_common::constants::{MariadbCapabilities, StatusFlags};
     use mysql_common::proto::MySerialize;
 
     fn backend_greeting() -> HandshakePacket<'static> {
@@ -494,7 +449,7 @@ mod tests {
             CapabilityFlags::CLIENT_COMPRESS | CapabilityFlags::CLIENT_SSL_VERIFY_SERVER_CERT
         ));
         let mut bytes = Vec::new();
-        greeting_for_client(&backend, offered, connection_id).serialize(&mut bytes);
+        wire::greeting_for_client(&backend, offered, connection_id).serialize(&mut bytes);
         let parsed = wire::parse::<HandshakePacket<'_>>(&bytes, ()).unwrap();
         assert_eq!(parsed.server_version_ref(), backend.server_version_ref());
         // The emulator's own connection id, from a range backend sessions never reach.

@@ -39,5 +39,8 @@
 
 #[cfg(feature = "mysql")]
 pub mod mysql;
+/// The `mysql_common` this crate's MySQL packets are made with (for its packet types).
+#[cfg(feature = "mysql")]
+pub use mysql_common;
 #[cfg(feature = "postgres")]
 pub mod postgres;

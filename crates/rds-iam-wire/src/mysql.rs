@@ -19,9 +19,13 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
-use mysql_common::constants::{CapabilityFlags, MAX_PAYLOAD_LEN};
+use std::collections::HashMap;
+
+use mysql_common::constants::{CapabilityFlags, MAX_PAYLOAD_LEN, MariadbCapabilities};
 use mysql_common::io::ParseBuf;
-use mysql_common::packets::{AuthPlugin, ErrPacket, HandshakeResponse, ServerError, SqlState};
+use mysql_common::packets::{
+    AuthPlugin, ErrPacket, HandshakePacket, HandshakeResponse, ServerError, SqlState,
+};
 use mysql_common::proto::codec::PacketCodec;
 use mysql_common::proto::{MyDeserialize, MySerialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -273,6 +277,128 @@ pub fn scramble() -> [u8; 20] {
         }
     }
     out
+}
+
+/// Capabilities a machine in the middle never offers its clients: the compressed
+/// protocols (the relay would have to start compressing mid-stream) and flags only
+/// clients set.
+pub const NOT_OFFERED: CapabilityFlags = CapabilityFlags::CLIENT_COMPRESS
+    .union(CapabilityFlags::CLIENT_ZSTD_COMPRESSION_ALGORITHM)
+    .union(CapabilityFlags::CLIENT_SSL_VERIFY_SERVER_CERT)
+    .union(CapabilityFlags::CLIENT_REMEMBER_OPTIONS);
+
+/// A greeting for a client made from a server's: the server's protocol and version,
+/// collation, status and MariaDB capabilities, the capabilities `offered`, the
+/// `connection_id`, and a fresh scramble of our own naming `mysql_native_password`
+/// (never the server's: its scramble is for the one who logs in to it).
+pub fn greeting_for_client(
+    server: &HandshakePacket<'_>,
+    offered: CapabilityFlags,
+    connection_id: u32,
+) -> HandshakePacket<'static> {
+    let scramble = scramble();
+    let mut scramble_1 = [0u8; 8];
+    scramble_1.copy_from_slice(&scramble[..8]);
+    // The second part is NUL-terminated, as servers send it (8 + 13 = 21 bytes).
+    let mut scramble_2 = scramble[8..].to_vec();
+    scramble_2.push(0);
+    HandshakePacket::new(
+        server.protocol_version(),
+        server.server_version_ref().to_vec(),
+        connection_id,
+        scramble_1,
+        Some(scramble_2),
+        offered,
+        server.default_collation(),
+        server.status_flags(),
+        Some(AuthPlugin::MysqlNativePassword.as_bytes().to_vec()),
+    )
+    .with_mariadb_ext_capabilities(server.mariadb_ext_capabilities())
+}
+
+/// What a client asked for in its `HandshakeResponse`, to log in to a server with on
+/// its behalf.
+pub struct LoginRequest<'a> {
+    /// The user to log in as.
+    pub user: &'a str,
+    /// The database from the client's handshake, if any.
+    pub database: Option<&'a [u8]>,
+    /// The client's capabilities, limited to what it was offered, without `CLIENT_SSL`
+    /// (and limited again to the server's by [`login_response`]).
+    pub capabilities: CapabilityFlags,
+    /// The client's MariaDB extended capabilities.
+    pub mariadb_capabilities: MariadbCapabilities,
+    /// The client's connection attributes.
+    pub attributes: Option<HashMap<String, String>>,
+    /// The client's maximum packet size and character set: bytes 4..9 of its
+    /// `HandshakeResponse`, which `mysql_common` reads but does not hand back.
+    pub max_packet_and_collation: [u8; 5],
+}
+
+impl<'a> LoginRequest<'a> {
+    /// The request of a client that was `offered` these capabilities and answered with
+    /// `response` (parsed from `payload`), to log in as `user`.
+    pub fn from_client(
+        user: &'a str,
+        response: &'a HandshakeResponse<'a>,
+        payload: &[u8],
+        offered: CapabilityFlags,
+    ) -> Self {
+        let capabilities = response.capabilities();
+        let mut max_packet_and_collation = [0u8; 5];
+        if let Some(bytes) = payload.get(4..9) {
+            max_packet_and_collation.copy_from_slice(bytes);
+        }
+        // MariaDB's extended capabilities are only in play when the client does not
+        // claim to be MySQL (bit 0 clear), as in the server's greeting.
+        let mariadb_capabilities = if capabilities.contains(CapabilityFlags::CLIENT_LONG_PASSWORD) {
+            MariadbCapabilities::empty()
+        } else {
+            response.mariadb_ext_capabilities()
+        };
+        Self {
+            user,
+            database: response.db_name(),
+            capabilities: (capabilities & offered) - CapabilityFlags::CLIENT_SSL,
+            mariadb_capabilities,
+            attributes: response.connect_attributes(),
+            max_packet_and_collation,
+        }
+    }
+}
+
+/// The `HandshakeResponse` payload that logs `request` in to the server that sent
+/// `greeting`, with `plugin` and its authentication data `auth`, and the capabilities
+/// it was built with: the request's and `extra` (such as `CLIENT_SSL`), limited to the
+/// server's, plus what plugin authentication needs.
+pub fn login_response(
+    greeting: &HandshakePacket<'_>,
+    request: LoginRequest<'_>,
+    extra: CapabilityFlags,
+    plugin: AuthPlugin<'_>,
+    auth: Vec<u8>,
+) -> (Vec<u8>, CapabilityFlags) {
+    let needed = CapabilityFlags::CLIENT_PROTOCOL_41
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH;
+    let response = HandshakeResponse::new(
+        Some(auth),
+        greeting.server_version_parsed().unwrap_or((5, 5, 5)),
+        Some(request.user.as_bytes()),
+        request.database,
+        Some(plugin),
+        (request.capabilities | extra | needed) & greeting.capabilities(),
+        request.attributes,
+        0,
+    )
+    .with_mariadb_ext_capabilities(
+        request.mariadb_capabilities & greeting.mariadb_ext_capabilities(),
+    );
+    let capabilities = response.capabilities();
+    let mut payload = Vec::new();
+    response.serialize(&mut payload);
+    payload[4..9].copy_from_slice(&request.max_packet_and_collation);
+    (payload, capabilities)
 }
 
 fn invalid(what: &str) -> io::Error {

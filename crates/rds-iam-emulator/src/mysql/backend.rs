@@ -4,18 +4,18 @@
 //! backend switches to among `mysql_native_password`, `mysql_clear_password` and the
 //! fast path of `caching_sha2_password`).
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 
 use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
-use mysql_common::constants::{CapabilityFlags, MariadbCapabilities};
-use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse};
+use mysql_common::constants::CapabilityFlags;
+use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket};
 use tokio::net::TcpStream;
 
 use super::wire::{
-    self, AUTH_MORE_DATA_HEADER, AUTH_SWITCH_HEADER, ERR_HEADER, OK_HEADER, PacketStream,
+    self, AUTH_MORE_DATA_HEADER, AUTH_SWITCH_HEADER, ERR_HEADER, LoginRequest, OK_HEADER,
+    PacketStream,
 };
 use crate::BackendFailure;
 use rds_iam::secret::Password;
@@ -111,24 +111,6 @@ pub(crate) async fn open(
     })
 }
 
-/// What the client asked for, to log in to the backend with.
-pub(crate) struct LoginRequest<'a> {
-    /// The backend user (the login user, or the configured mapping).
-    pub(crate) user: &'a str,
-    /// The database from the client's handshake, if any.
-    pub(crate) database: Option<&'a [u8]>,
-    /// The client's capabilities, limited to what the emulator offered (and here to
-    /// what this backend connection offers).
-    pub(crate) capabilities: CapabilityFlags,
-    /// The client's MariaDB extended capabilities (limited here to the backend's).
-    pub(crate) mariadb_capabilities: MariadbCapabilities,
-    /// The client's connection attributes.
-    pub(crate) attributes: Option<HashMap<String, String>>,
-    /// The client's maximum packet size and character set: bytes 4..9 of its
-    /// `HandshakeResponse`, which `mysql_common` reads but does not hand back.
-    pub(crate) max_packet_and_collation: [u8; 5],
-}
-
 /// Connect to the backend and read its greeting.
 pub(crate) async fn connect(addr: SocketAddr) -> Result<Greeting, BackendLoginError> {
     let stream = TcpStream::connect(addr).await.map_err(|e| {
@@ -177,26 +159,13 @@ async fn login(
     let password = password.map_or(&[][..], |p| p.expose().as_bytes());
     let nonce = backend.greeting.nonce();
     let auth = scramble_native(&nonce, password).map_or_else(Vec::new, |s| s.to_vec());
-    let response = HandshakeResponse::new(
-        Some(auth),
-        backend
-            .greeting
-            .server_version_parsed()
-            .unwrap_or((5, 5, 5)),
-        Some(request.user.as_bytes()),
-        request.database,
-        Some(AuthPlugin::MysqlNativePassword),
-        request.capabilities & backend.greeting.capabilities(),
-        request.attributes,
-        0,
-    )
-    .with_mariadb_ext_capabilities(
-        request.mariadb_capabilities & backend.greeting.mariadb_ext_capabilities(),
+    let (payload, capabilities) = wire::login_response(
+        &backend.greeting,
+        request,
+        CapabilityFlags::empty(),
+        AuthPlugin::MysqlNativePassword,
+        auth,
     );
-    let capabilities = response.capabilities();
-    let mut payload = Vec::new();
-    mysql_common::proto::MySerialize::serialize(&response, &mut payload);
-    payload[4..9].copy_from_slice(&request.max_packet_and_collation);
     let conn = &mut backend.conn;
     conn.write(&payload)
         .await
