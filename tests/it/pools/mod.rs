@@ -24,7 +24,7 @@ use rds_iam_emulator::{LoginOutcome, Rejection};
 
 use crate::connect::{Emulated, chain};
 use crate::support::engine::{Db, PAST_EXPIRY, assert_fresh_login_after_expiry};
-use crate::support::iam::{credentials, provider_over, t0};
+use crate::support::iam::{credentials, provider_over};
 
 #[cfg(any(feature = "deadpool", feature = "bb8", feature = "_mysql"))]
 /// An emulator of `E`, a fresh user `user` (trusted by the backend) with a database of its
@@ -78,7 +78,7 @@ async fn setup_lagging<E: Db>(
 ) -> (Emulated<E>, TokenProvider, E::Connector, ManualClock) {
     let e = Emulated::<E>::start().await;
     E::create_user(user, crate::support::engine::Login::Trust).await;
-    let provider_clock = ManualClock::new(t0());
+    let provider_clock = ManualClock::new(crate::support::iam::t0());
     let tokens = crate::support::iam::provider(&provider_clock).await;
     let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
     (e, tokens, connector, provider_clock)
