@@ -272,6 +272,7 @@ mod tests {
             *b"12345678",
             Some(b"9abcdefghijk\0".to_vec()),
             CapabilityFlags::CLIENT_PROTOCOL_41
+                | CapabilityFlags::CLIENT_SECURE_CONNECTION
                 | CapabilityFlags::CLIENT_SSL
                 | CapabilityFlags::CLIENT_COMPRESS
                 | CapabilityFlags::CLIENT_DEPRECATE_EOF

@@ -308,7 +308,9 @@ pub fn greeting_for_client(
         connection_id,
         scramble_1,
         Some(scramble_2),
-        offered,
+        // The greeting carries the scramble's second part, which clients read only with
+        // CLIENT_SECURE_CONNECTION (every server since MySQL 4.1 offers it).
+        offered | CapabilityFlags::CLIENT_SECURE_CONNECTION,
         server.default_collation(),
         server.status_flags(),
         Some(AuthPlugin::MysqlNativePassword.as_bytes().to_vec()),
