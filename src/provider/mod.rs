@@ -146,8 +146,8 @@ impl TokenProvider {
         })
     }
 
-    /// A token for a new connection to `params`: the cached one while it may
-    /// be handed out, otherwise one signed now (once for all callers).
+    /// A token for a new connection to `params`: the cached one while it may be handed out,
+    /// otherwise one signed now (once for all callers).
     ///
     /// # Errors
     ///
@@ -156,9 +156,8 @@ impl TokenProvider {
         self.inner.provide(params).await
     }
 
-    /// A token for an Aurora DSQL cluster, cached (and failing) as
-    /// [`token`](Self::token) does; the action and the token expiry are part
-    /// of the key.
+    /// A token for an Aurora DSQL cluster, cached (and failing) as [`token`](Self::token) does;
+    /// the action and the token expiry are part of the key.
     pub async fn dsql_token(
         &self,
         params: &DsqlTokenParams,
@@ -166,9 +165,8 @@ impl TokenProvider {
         self.inner.provide(params).await
     }
 
-    /// Drop `token` if it is still the one cached for `params` (a login was
-    /// rejected with it), so that the next call signs anew. Returns whether
-    /// it was dropped.
+    /// Drop `token` if it is still the one cached for `params` (a login was rejected with it),
+    /// so that the next call signs anew. Returns whether it was dropped.
     pub fn invalidate(&self, params: &RdsTokenParams, token: &AuthToken) -> bool {
         self.inner.invalidate(params, token)
     }
@@ -178,19 +176,17 @@ impl TokenProvider {
         self.inner.invalidate(params, token)
     }
 
-    /// Upkeep, now: drop the idle entries, and refresh the tokens past their
-    /// refresh-ahead point whose keys were used since they were signed (what
-    /// the background refresher does on every tick).
+    /// Upkeep, now: drop the idle entries, and refresh the tokens past their refresh-ahead point
+    /// whose keys were used since they were signed (what the background refresher does each tick).
     pub async fn maintain(&self) {
         let (inner, now) = (&self.inner, self.inner.clock.now());
         inner.maintain(&inner.rds, now).await;
         inner.maintain(&inner.dsql, now).await;
     }
 
-    /// Start a Tokio task that runs [`maintain`](Self::maintain) every
-    /// `interval` (at least 10 ms; say a minute), so that callers never wait
-    /// for a refresh. It stops with the last clone of the provider; starting
-    /// it again replaces it.
+    /// Start a Tokio task that runs [`maintain`](Self::maintain) every `interval` (at least 10 ms;
+    /// say a minute), so that callers never wait for a refresh. It stops with the last clone of
+    /// the provider; starting it again replaces it.
     ///
     /// # Errors
     ///
@@ -277,9 +273,8 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// How long a token is reused after it is signed: the JDBC wrapper's
-    /// `iamExpiration` (default [`DEFAULT_LIFETIME`]; zero: every call signs
-    /// a new token).
+    /// How long a token is reused after it is signed: the JDBC wrapper's `iamExpiration`
+    /// (default [`DEFAULT_LIFETIME`]; zero: every call signs a new token).
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.0.lifetime = lifetime;
         self
@@ -427,8 +422,7 @@ impl fmt::Debug for ProvidedToken {
 pub struct ProviderStats {
     /// Tokens signed (for callers, by refreshes ahead, with a zero lifetime).
     pub minted: u64,
-    /// Calls answered with a token already cached
-    /// ([`ProvidedToken::from_cache`]).
+    /// Calls answered with a token already cached ([`ProvidedToken::from_cache`]).
     pub hits: u64,
     /// Calls that waited for another caller's signing of the key and got its
     /// token (1,000 callers on a cold key: 1 mint, up to 999 of these).
