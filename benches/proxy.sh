@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The proxy's cost, measured: pgbench -S through proxy -> emulator -> PostgreSQL against
 # pgbench straight to the emulator with a token as the password, in one run; connection set-up
-# (pgbench -C); and the proxy's resident memory with N idle proxied sessions.
+# (the median of CONNECTS logins each way); and the proxy's resident memory with IDLE_SESSIONS
+# idle proxied sessions.
 #
-#   cargo build --release -p rds-iam-cli && benches/proxy.sh [SECONDS] [IDLE_SESSIONS]
+#   cargo build --release -p rds-iam-cli && benches/proxy.sh [SECONDS] [IDLE_SESSIONS] [CONNECTS]
 #
 # Everything runs on loopback: a throw-away PostgreSQL (as the system user postgres), the
 # emulator, the proxy. Credentials are made-up static keys (the emulator checks them; nothing
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_RUN=${1:-30}
 IDLE=${2:-1000}
+CONNECTS=${3:-300}
 BIN=${RDS_IAM_BIN:-target/release/rds-iam}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 ENDPOINT=mydb.cluster-abc123.us-east-1.rds.amazonaws.com
@@ -52,19 +54,103 @@ TOKEN=$("$BIN" token "$URL")
 DIRECT="host=$ENDPOINT hostaddr=127.0.0.1 port=$EMU sslmode=verify-full sslrootcert=$DIR/ca.pem user=bench_user dbname=postgres"
 PROXIED="host=127.0.0.1 port=$PROXY sslmode=disable user=bench_user dbname=postgres"
 tps() { grep -Eo 'tps = [0-9.]+' | head -1 | cut -d' ' -f3; }
-conn_ms() { grep -Eo 'average connection time = [0-9.]+' | grep -Eo '[0-9.]+$'; }
 
-echo "== pgbench -S -c 8 -j 2 -T $SECONDS_RUN (select-only, scale 10)"
-direct=$(PGPASSWORD=$TOKEN pgbench -n -S -c 8 -j 2 -T "$SECONDS_RUN" "$DIRECT" 2>&1 | tps)
-proxied=$(pgbench -n -S -c 8 -j 2 -T "$SECONDS_RUN" "$PROXIED" 2>&1 | tps)
-echo "direct to the emulator (token as password, TLS): $direct tps"
-echo "through the proxy:                               $proxied tps"
-echo "ratio: $(python3 -c "print(round($proxied / $direct, 3))")"
+# The runs alternate in ROUNDS rounds (the machine's speed drifts; a side measured in one
+# stretch would carry the drift). For scale, when socat is installed, a plain TCP forwarder in
+# front of the emulator (TLS end to end, socat only copies bytes): what one more hop costs on
+# this machine whatever the hop does.
+ROUNDS=3
+EACH=$((SECONDS_RUN / ROUNDS > 0 ? SECONDS_RUN / ROUNDS : 1))
+SIDES=(direct proxy)
+if command -v socat >/dev/null; then
+  FORWARD=$(free_port)
+  socat "TCP-LISTEN:$FORWARD,bind=127.0.0.1,reuseaddr,fork,nodelay" "TCP:127.0.0.1:$EMU,nodelay" &
+  PIDS+=($!)
+  SIDES+=(socat)
+fi
+pgbench_s() { # side -> tps of one round
+  local conninfo
+  case $1 in
+    direct) conninfo=$DIRECT ;;
+    proxy) conninfo=$PROXIED ;;
+    socat) conninfo="${DIRECT/port=$EMU/port=$FORWARD}" ;;
+  esac
+  PGPASSWORD=$([ "$1" = proxy ] || echo "$TOKEN") pgbench -n -S -c 8 -j 2 -T "$EACH" "$conninfo" 2>&1 | tps
+}
+echo "== pgbench -S -c 8 -j 2 (select-only, scale 10): $ROUNDS rounds of $EACH s per side, alternated"
+declare -A TOTAL
+for round in $(seq "$ROUNDS"); do
+  line="round $round:"
+  for side in "${SIDES[@]}"; do
+    tps=$(pgbench_s "$side")
+    TOTAL[$side]=$(python3 -c "print(${TOTAL[$side]:-0} + $tps)")
+    line+=" $side $tps"
+  done
+  echo "$line"
+done
+ratio() { python3 -c "print(round(${TOTAL[$1]} / ${TOTAL[direct]}, 3))"; }
+echo "direct to the emulator (token as password, TLS): $(python3 -c "print(round(${TOTAL[direct]} / $ROUNDS))") tps"
+echo "through the proxy (plaintext, no password):      $(python3 -c "print(round(${TOTAL[proxy]} / $ROUNDS))") tps, ratio $(ratio proxy)"
+if [ -n "${FORWARD:-}" ]; then
+  echo "through socat (a plain forwarder, TLS end to end): $(python3 -c "print(round(${TOTAL[socat]} / $ROUNDS))") tps, ratio $(ratio socat)"
+fi
 
-echo "== pgbench -S -C -c 1 -T $((SECONDS_RUN / 3 + 1)) (a new connection per transaction)"
-direct=$(PGPASSWORD=$TOKEN pgbench -n -S -C -c 1 -T $((SECONDS_RUN / 3 + 1)) "$DIRECT" 2>&1 | conn_ms)
-proxied=$(pgbench -n -S -C -c 1 -T $((SECONDS_RUN / 3 + 1)) "$PROXIED" 2>&1 | conn_ms)
-echo "average connection time, direct: $direct ms; through the proxy: $proxied ms; added: $(python3 -c "print(round($proxied - $direct, 3))") ms"
+echo "== connection set-up: $CONNECTS logins each way, alternated (a new connection, login, close)"
+# pgbench -C reports only an average; this times each login and takes the medians. The direct
+# side is TLS (verify-full, the context built once) with the token as the password; through
+# the proxy, plaintext and no password. The token goes by the environment, not argv.
+TOKEN=$TOKEN python3 - "$EMU" "$ENDPOINT" "$DIR/ca.pem" "$PROXY" "$CONNECTS" <<'PY'
+import os, socket, ssl, statistics, struct, sys, time
+emu, host, ca, proxy, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+token = os.environ["TOKEN"].encode()
+tls = ssl.create_default_context(cafile=ca)
+
+def read_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise SystemExit("the server closed the connection during the login")
+        data += chunk
+    return data
+
+def login(sock, password):
+    body = struct.pack("!I", 196608) + b"user\0bench_user\0database\0postgres\0\0"
+    sock.sendall(struct.pack("!I", len(body) + 4) + body)
+    while True:
+        kind, length = struct.unpack("!cI", read_exact(sock, 5))
+        body = read_exact(sock, length - 4)
+        if kind == b"R" and body[:4] == struct.pack("!I", 3) and password:
+            sock.sendall(b"p" + struct.pack("!I", len(password) + 5) + password + b"\0")
+        elif kind == b"E" or (kind == b"R" and body[:4] not in (struct.pack("!I", 0),)):
+            raise SystemExit(f"login failed: {kind} {body[:200]!r}")
+        elif kind == b"Z":
+            sock.sendall(b"X\0\0\0\4")
+            sock.close()
+            return
+
+def direct():
+    sock = socket.create_connection(("127.0.0.1", emu))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(struct.pack("!II", 8, 80877103))
+    if read_exact(sock, 1) != b"S":
+        raise SystemExit("the emulator refused TLS")
+    login(tls.wrap_socket(sock, server_hostname=host), token)
+
+def proxied():
+    sock = socket.create_connection(("127.0.0.1", proxy))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    login(sock, None)
+
+times = {direct: [], proxied: []}
+for _ in range(n):
+    for way in (direct, proxied):
+        start = time.perf_counter()
+        way()
+        times[way].append((time.perf_counter() - start) * 1000)
+d, p = statistics.median(times[direct]), statistics.median(times[proxied])
+print(f"median login, direct: {d:.2f} ms; through the proxy: {p:.2f} ms; added: {p - d:+.2f} ms")
+PY
 
 echo "== $IDLE idle proxied sessions"
 rss() { grep VmRSS "/proc/$PROXY_PID/status" | awk '{print $2}'; }

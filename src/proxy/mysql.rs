@@ -61,6 +61,26 @@ where
         return;
     };
 
+    // The login's state (boxed) is freed before the relay: an idle session holds only its
+    // streams and buffers.
+    let Some(server) = Box::pin(log_in(&state, &mut client, peer)).await else {
+        return;
+    };
+    let (client, _) = client.into_parts();
+    super::relay_session(&state, peer, client, server, permit).await;
+}
+
+/// Greet `client` with the server's greeting, read its handshake response, log in as the
+/// user it names and pass the server's OK on: the server's stream, or `None` when the client
+/// has been told why not.
+async fn log_in<C>(
+    state: &Arc<State>,
+    client: &mut PacketStream<C>,
+    peer: &Peer,
+) -> Option<super::upstream::Upstream>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
     // The server's greeting, from the first host that greets: nothing is sent to it.
     let greeting = login::each_target(&state.targets, |index, target| {
         let dialer = &state.dialer;
@@ -79,33 +99,27 @@ where
                 _ => CONNECTION_FAILURE,
             };
             let message = format!("rds-iam proxy: {}", describe(&err));
-            let _ = close_with(
-                &mut client,
-                &wire::err_packet_before_handshake(code, &message),
-            )
-            .await;
-            return;
+            let _ = close_with(client, &wire::err_packet_before_handshake(code, &message)).await;
+            return None;
         }
     };
     let offered = greeted.greeting.capabilities() - wire::NOT_OFFERED - CapabilityFlags::CLIENT_SSL;
     let hello =
         wire::greeting_for_client(&greeted.greeting, offered, greeted.greeting.connection_id());
-    if client.write_packet(&hello).await.is_err() {
-        return;
-    }
+    client.write_packet(&hello).await.ok()?;
 
     let response = match tokio::time::timeout(state.handshake_timeout, client.read()).await {
         Ok(Ok(Some(response))) => response,
-        Ok(Ok(None)) => return,
+        Ok(Ok(None)) => return None,
         Ok(Err(e)) => {
             state.counters.failed(FailureCause::Client);
             tracing::info!(target: "rds_iam::proxy", %peer, error = %e, "dropped a client that sent no MySQL handshake response");
-            return;
+            return None;
         }
         Err(_) => {
             state.counters.failed(FailureCause::Client);
             tracing::info!(target: "rds_iam::proxy", %peer, after = ?state.handshake_timeout, "dropped a client that sent no handshake response in time");
-            return;
+            return None;
         }
     };
     let parsed = wire::parse::<HandshakeResponse<'_>>(&response, ());
@@ -119,8 +133,8 @@ where
                  connection to the database): connect to it without TLS (--ssl=0, \
                  sslMode=disable)",
             );
-            let _ = close_with(&mut client, &err).await;
-            return;
+            let _ = close_with(client, &err).await;
+            return None;
         }
         Ok(parsed)
             if parsed
@@ -132,8 +146,8 @@ where
         _ => {
             state.counters.failed(FailureCause::Client);
             tracing::info!(target: "rds_iam::proxy", %peer, "dropped a client whose handshake response is not MySQL 4.1's");
-            let _ = close_with(&mut client, &refuse("rds-iam proxy: Bad handshake")).await;
-            return;
+            let _ = close_with(client, &refuse("rds-iam proxy: Bad handshake")).await;
+            return None;
         }
     };
     if !state.allows(&user) {
@@ -145,8 +159,8 @@ where
             state.allowed_list()
         );
         let err = wire::err_packet(ACCESS_DENIED, INVALID_AUTHORIZATION, &message);
-        let _ = close_with(&mut client, &err).await;
-        return;
+        let _ = close_with(client, &err).await;
+        return None;
     }
 
     let request = MySqlClient {
@@ -195,16 +209,13 @@ where
                     }
                 }
             };
-            let _ = close_with(&mut client, &err).await;
-            return;
+            let _ = close_with(client, &err).await;
+            return None;
         }
     };
     state.logged_in(peer, &user);
-    if client.write(&session.ok).await.is_err() {
-        return;
-    }
-    let (client, _) = client.into_parts();
-    super::relay_session(&state, peer, client, session.stream, permit).await;
+    client.write(&session.ok).await.ok()?;
+    Some(session.stream)
 }
 
 /// One full IAM login as `user` (to the URL's database), then log out: the proxy's

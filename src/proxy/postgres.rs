@@ -65,7 +65,14 @@ where
         let _ = send_error(&mut client, TOO_MANY_CONNECTIONS, &message).await;
         return;
     };
-    login_and_relay(&state, client, peer, startup, permit).await;
+    // The login's state (boxed) is freed before the relay: an idle session holds only its
+    // streams and buffers.
+    let Some((server, key)) = Box::pin(log_in(&state, &mut client, peer, startup)).await else {
+        return;
+    };
+    // The key is forgotten when the session ends.
+    let _forget = Forget(&state, key);
+    super::relay_session(&state, peer, client, server, permit).await;
 }
 
 enum First {
@@ -108,13 +115,15 @@ async fn startup<C: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
+/// Log in as the user `startup` names and pass the server's greeting on to `client`: the
+/// server's stream and the session's backend key (registered for cancel requests), or `None`
+/// when the client has been told why not.
+async fn log_in<C: AsyncRead + AsyncWrite + Unpin>(
     state: &Arc<State>,
-    mut client: C,
+    client: &mut C,
     peer: &Peer,
     startup: Startup,
-    permit: Permit,
-) {
+) -> Option<(super::upstream::Upstream, Option<[u8; 8]>)> {
     let user = startup.param("user").unwrap_or_default().to_owned();
     if !state.allows(&user) {
         state.counters.failed(FailureCause::UserNotAllowed);
@@ -124,8 +133,8 @@ async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
              connect as one of them, or allow this user when starting the proxy",
             state.allowed_list()
         );
-        let _ = send_error(&mut client, INVALID_AUTHORIZATION, &message).await;
-        return;
+        let _ = send_error(client, INVALID_AUTHORIZATION, &message).await;
+        return None;
     }
     let mut params: Vec<(String, String)> = startup
         .params
@@ -173,15 +182,10 @@ async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
                         FailureCause::Rejected | FailureCause::Token => INVALID_AUTHORIZATION,
                         _ => CONNECTION_FAILURE,
                     };
-                    send_error(
-                        &mut client,
-                        code,
-                        &format!("rds-iam proxy: {}", describe(&err)),
-                    )
-                    .await
+                    send_error(client, code, &format!("rds-iam proxy: {}", describe(&err))).await
                 }
             };
-            return;
+            return None;
         }
     };
     state.logged_in(peer, &user);
@@ -198,9 +202,7 @@ async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
         wire::negotiate_protocol_version(&mut hello, &options);
     }
     hello.extend_from_slice(&session.pending);
-    if client.write_all(&hello).await.is_err() {
-        return;
-    }
+    client.write_all(&hello).await.ok()?;
     let key = session.backend_key();
     if let Some(key) = key {
         state
@@ -209,9 +211,7 @@ async fn login_and_relay<C: AsyncRead + AsyncWrite + Unpin>(
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, targets[index].clone());
     }
-    // The key is forgotten when the session ends.
-    let _forget = Forget(state, key);
-    super::relay_session(state, peer, client, session.stream, permit).await;
+    Some((session.stream, key))
 }
 
 /// Removes a session's backend key when dropped.
