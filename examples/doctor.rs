@@ -10,6 +10,8 @@
 //! The command lives in the `rds-iam` command's crate (crates/rds-iam-cli/src/doctor.rs),
 //! compiled here as it is there: one source, the same flags and output. See `--help`.
 
+#[path = "../crates/rds-iam-cli/src/admin.rs"]
+mod admin;
 #[allow(dead_code)] // reason: the doctor uses only its query helpers, not the command
 #[path = "../crates/rds-iam-cli/src/connect.rs"]
 mod connect;

@@ -9,6 +9,8 @@
 //! The command lives in the `rds-iam` command's crate (crates/rds-iam-cli/src/setup.rs),
 //! compiled here as it is there: one source, the same flags and output. See `--help`.
 
+#[path = "../crates/rds-iam-cli/src/admin.rs"]
+mod admin;
 #[path = "../crates/rds-iam-cli/src/report.rs"]
 mod report;
 #[path = "../crates/rds-iam-cli/src/setup.rs"]

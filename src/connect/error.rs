@@ -99,6 +99,25 @@ pub enum ConnectError {
         /// The timeout.
         after: Duration,
     },
+    /// No connection of an [`IamPool`](crate::sqlx::IamPool) became free in time: the pool was
+    /// at its maximum size and every connection stayed in use for the acquire timeout (sqlx's
+    /// `PoolTimedOut` with nothing free; a login that does not finish in time is
+    /// [`Timeout`](Self::Timeout)).
+    #[error(
+        "every connection of the pool to {server} ({max} at most) stayed in use for {after:?}, \
+         so none was free to hand out: raise the pool's maximum size (max_connections) or the \
+         acquire timeout (connectTimeout in the JDBC URL, loginTimeout for PostgreSQL, sets it \
+         for IamPool; else the pool options' acquire_timeout), or return connections to the \
+         pool sooner (drop each one when its work is done)"
+    )]
+    PoolExhausted {
+        /// The server.
+        server: String,
+        /// The pool's maximum number of connections.
+        max: u32,
+        /// The acquire timeout.
+        after: Duration,
+    },
     /// The server answered the TLS request with "no": nothing was sent after it.
     #[error(
         "{server} refused TLS (it does not support SSL connections), and an IAM login needs TLS \
@@ -250,6 +269,7 @@ impl ConnectError {
         match self {
             Self::Unreachable { server, .. }
             | Self::Timeout { server, .. }
+            | Self::PoolExhausted { server, .. }
             | Self::TlsRefused { server, .. }
             | Self::UntrustedCertificate { server, .. }
             | Self::HostNameMismatch { server, .. }

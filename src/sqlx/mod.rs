@@ -63,7 +63,9 @@
 //! sqlx has no connect timeout of its own: `connectTimeout` (and PostgreSQL's
 //! `loginTimeout`, which wins) becomes the pool's
 //! [`acquire_timeout`](::sqlx::pool::PoolOptions::acquire_timeout), which limits waiting for
-//! a connection, its login included.
+//! a connection, its login included. [`IamPool::acquire`] tells the two ways it runs out:
+//! every connection of the pool stayed in use ([`ConnectError::PoolExhausted`]), or a new
+//! connection's login did not finish in time ([`ConnectError::Timeout`]).
 //!
 //! # Secrets
 //!

@@ -87,9 +87,10 @@ impl<DB: IamDatabase> IamPool<DB> {
         let (pool, token) = login::login(source.token_provider(), target, DB::ENGINE, |token| {
             let (options, connect) = (options.clone(), src.with_token(&token));
             async move {
+                let limit = options.get_acquire_timeout();
                 match options.connect_with(connect).await {
                     Ok(pool) => Outcome::Connected((pool, token)),
-                    Err(e) => outcome(src, e).await,
+                    Err(e) => outcome(src, e, limit).await,
                 }
             }
         })
@@ -114,7 +115,8 @@ impl<DB: IamDatabase> IamPool<DB> {
     /// A connection from the pool, with the current token installed first: a new connection
     /// whose cached token the server rejects gets a fresh one and one retry, and a failed
     /// login is our [`ConnectError`] with its likely causes (`pool.acquire()` through
-    /// `Deref` works too, with sqlx's errors and no retry).
+    /// `Deref` works too, with sqlx's errors and no retry). When every connection stays in
+    /// use for the acquire timeout, the error is [`ConnectError::PoolExhausted`].
     pub async fn acquire(&self) -> Result<PoolConnection<DB>, ConnectError> {
         let source = &self.state.source;
         login::login(
@@ -125,11 +127,25 @@ impl<DB: IamDatabase> IamPool<DB> {
                 self.state.install(&self.pool, &token);
                 match self.pool.acquire().await {
                     Ok(connection) => Outcome::Connected(connection),
-                    Err(e) => outcome(source, e).await,
+                    Err(::sqlx::Error::PoolTimedOut) if self.all_in_use() => {
+                        Outcome::Failed(ConnectError::PoolExhausted {
+                            server: source.target().to_string(),
+                            max: self.pool.options().get_max_connections(),
+                            after: self.pool.options().get_acquire_timeout(),
+                        })
+                    }
+                    Err(e) => outcome(source, e, self.pool.options().get_acquire_timeout()).await,
                 }
             },
         )
         .await
+    }
+
+    /// Whether the pool is at its maximum size with no connection idle: an acquire that timed
+    /// out then waited for a connection to come back (its own login, had it started one, has
+    /// ended with the timeout and no longer counts).
+    fn all_in_use(&self) -> bool {
+        self.pool.size() >= self.pool.options().get_max_connections() && self.pool.num_idle() == 0
     }
 
     /// Install options with the current token now (what the refresher does when a token's
@@ -250,10 +266,11 @@ async fn refresh<DB: IamDatabase>(
     tracing::debug!(target: "rds_iam::sqlx", server = %state.source.target(), "{why}: the token refresher stops");
 }
 
-/// Sort a sqlx error from opening a connection.
+/// Sort a sqlx error from opening a connection within the acquire timeout `limit`.
 async fn outcome<DB: IamDatabase, T>(
     source: &IamConnectOptions<DB>,
     e: ::sqlx::Error,
+    limit: Duration,
 ) -> Outcome<T> {
     let target = source.target();
     let server = target.to_string();
@@ -271,7 +288,7 @@ async fn outcome<DB: IamDatabase, T>(
         },
         ::sqlx::Error::PoolTimedOut => ConnectError::Timeout {
             server,
-            after: source.acquire_timeout().unwrap_or_default(),
+            after: limit,
         },
         e => ConnectError::Server {
             server,

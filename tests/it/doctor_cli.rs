@@ -406,6 +406,113 @@ async fn a_missing_rds_iam_grant_fails_at_login_and_database() {
     );
 }
 
+/// The same missing grant found through a plain admin URL: the master user's password from
+/// RDS_IAM_ADMIN_PASSWORD (the role logs in with SCRAM, so it is used), TLS verified against
+/// the server's CA. The password appears nowhere in the output, nor a wrong one from the URL,
+/// whose refusal fails the database stage with the fix.
+#[tokio::test]
+async fn a_missing_rds_iam_grant_found_through_a_password_admin_url() {
+    let user = "doctor_no_grant_pw";
+    let admin = "doctor_pw_admin";
+    let password = "doctor-admin-secret-51f3";
+    rds_iam_role().await;
+    let pg = postgres::shared();
+    pg.create_role(user, RoleAuth::Default).await;
+    pg.create_role(admin, RoleAuth::Scram(password)).await;
+    let emulator = emulator().await;
+    let admin_url = format!(
+        "jdbc:postgresql://localhost:{}/postgres?user={admin}&sslmode=verify-full&sslrootcert={}",
+        pg.port(),
+        postgres::shared_ca().ca_path().display()
+    );
+    let iam_url = url(&emulator, user, "postgres");
+    let env = with_keys().var("RDS_IAM_ADMIN_PASSWORD", password);
+    let (run, report) = doctor(env, &[&iam_url, "--admin-url", &admin_url]).await;
+    let wrong = "doctor-wrong-secret-9d0e";
+    let (wrong_run, wrong_report) = doctor(
+        with_keys(),
+        &[
+            &iam_url,
+            "--admin-url",
+            &format!("{admin_url}&password={wrong}"),
+        ],
+    )
+    .await;
+    for (run, secret) in [(&run, password), (&wrong_run, wrong)] {
+        for text in [&run.stdout, &run.stderr] {
+            assert!(!text.contains(secret), "the password printed: {run:?}");
+        }
+    }
+    let stages = report["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, STAGES, "{report:#}");
+    assert_eq!(stages[5]["ok"], false, "{report:#}");
+    let database = &stages[6];
+    assert_eq!(database["ok"], false, "{report:#}");
+    if cfg!(any(feature = "postgres-rustls", feature = "mysql-rustls")) {
+        // The example on rustls has no password session (the rds-iam command is native-tls).
+        assert!(
+            text(database, "found").contains("this build (on rustls)"),
+            "{database}"
+        );
+        return;
+    }
+    assert!(
+        text(database, "checked").contains("through the --admin-url connection"),
+        "{database}"
+    );
+    assert!(
+        text(database, "found").contains(&format!("`{user}` is not a member of rds_iam")),
+        "{database}"
+    );
+    assert!(
+        text(database, "fix").contains(&format!("GRANT rds_iam TO \"{user}\";")),
+        "{database}"
+    );
+
+    let stages = wrong_report["stages"].as_array().unwrap();
+    let database = &stages[6];
+    assert_eq!(database["ok"], false, "{wrong_report:#}");
+    assert!(
+        text(database, "found").contains("the --admin-url login failed"),
+        "{database}"
+    );
+    assert!(
+        text(database, "found").contains(&format!(
+            "password authentication failed for user \"{admin}\""
+        )),
+        "{database}"
+    );
+    assert!(
+        text(database, "fix").contains("RDS_IAM_ADMIN_PASSWORD"),
+        "{database}"
+    );
+}
+
+/// An admin URL of the other engine, or without a user, is a usage error that names the flag,
+/// before any stage runs.
+#[tokio::test]
+async fn an_admin_url_of_another_engine_or_without_a_user_is_a_usage_error() {
+    for (admin, says) in [
+        (
+            "jdbc:mysql://db.abc123.us-east-1.rds.amazonaws.com:3306/app?user=admin",
+            "--admin-url is a mysql URL, but JDBC_URL is a postgresql URL: give the URL of the \
+             same database",
+        ),
+        (
+            "jdbc:postgresql://db.abc123.us-east-1.rds.amazonaws.com:5432/app",
+            "--admin-url has no user: add user=NAME (the master user) to the URL",
+        ),
+    ] {
+        let run = with_keys()
+            .run_example_async("doctor", &[ANY_RDS_URL, "--admin-url", admin], &[])
+            .await;
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert_eq!(run.stdout, "", "{run:?}");
+        assert_eq!(run.stderr, format!("doctor: error: {says}\n"), "{run:?}");
+    }
+}
+
 /// "Liquibase fails with permission denied on databasechangelog": tables owned by another
 /// user; the database stage gives the seed's shared-ownership fix.
 #[tokio::test]

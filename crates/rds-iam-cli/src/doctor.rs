@@ -24,8 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rds_iam::clock::{Clock, ManualClock, SystemClock};
 use rds_iam::connect::{ConnectError, LoginRefusal};
 use rds_iam::credentials::{
-    AccessKeyKind, CredentialsConfig, CredentialsOrigin, CredentialsProvider,
-    ENV_HARNESS_BUILD_TASK_ROLE_ARN,
+    AccessKeyKind, CredentialsConfig, CredentialsOrigin, ENV_HARNESS_BUILD_TASK_ROLE_ARN,
 };
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::mysql::{MySqlConnector, MySqlConnectorBuilder};
@@ -36,11 +35,14 @@ use rds_iam::setup::{self, Step};
 use rds_iam::tls::{CaSource, ServerTls};
 use rds_iam::tls_mode::TlsMode;
 
+use super::admin::{self, Session};
 use super::connect::{mysql, postgres};
 use super::report::{self, Failure};
 
-/// Stages, output and exit codes.
-const AFTER_HELP: &str = "\
+/// Stages, the admin URL, output and exit codes.
+fn after_help() -> String {
+    format!(
+        "\
 Stages, in order: url (prefix, wrapperPlugins=iam, TLS settings, endpoint kind, region, signing \
 host), credentials (which source of the default AWS chain answered, key kind, expiry), network \
 (DNS and TCP connect time), tls (TLS accepted, chain checked against the CAs used, names, \
@@ -49,14 +51,20 @@ IAM login; a refusal classified with its likely causes), database (rds_iam membe
 MySQL user's plugin, ownership of the Liquibase tables). A failure stops the stages that need \
 it; the database stage also runs after a failed login when --admin-url is given.
 
-Output: readable lines, or with --json one object {\"ok\": bool, \"stages\": [{\"name\", \"ok\", \
-\"checked\", \"found\", \"fix\"}...]}. Nothing printed holds a token, a secret key or a password.
+--admin-url is the connection of a user that can read the catalogs, for the database stage \
+after a refused login and for the server's clock: {}
 
-Exit codes: 0 every stage passed, 1 a stage failed, 2 usage error.";
+Output: readable lines, or with --json one object {{\"ok\": bool, \"stages\": [{{\"name\", \"ok\", \
+\"checked\", \"found\", \"fix\"}}...]}}. Nothing printed holds a token, a secret key or a password.
+
+Exit codes: 0 every stage passed, 1 a stage failed, 2 usage error.",
+        admin::URL_HELP
+    )
+}
 
 /// Check an IAM database login stage by stage and say what to fix
 #[derive(Debug, clap::Parser)]
-#[command(name = "doctor", after_long_help = AFTER_HELP)]
+#[command(name = "doctor", after_long_help = after_help())]
 pub struct Args {
     /// The JDBC URL the application uses (jdbc:aws-wrapper:...?wrapperPlugins=iam)
     #[arg(value_name = "JDBC_URL")]
@@ -67,8 +75,9 @@ pub struct Args {
     /// Also trust the CA certificates in PEM_FILE (as `connect --ca`)
     #[arg(long, value_name = "PEM_FILE")]
     pub ca: Option<String>,
-    /// An IAM JDBC URL of a user that can read the catalogs (the master user with rds_iam):
-    /// for the database stage after a refused login, and the server's clock
+    /// The JDBC URL of a user that can read the catalogs (the master user), plain with a
+    /// password or IAM (see below): for the database stage after a refused login, and the
+    /// server's clock
     #[arg(long, value_name = "JDBC_URL")]
     pub admin_url: Option<String>,
     /// Print one JSON object instead of lines
@@ -110,11 +119,19 @@ struct Report<'a> {
 /// Run the stages and print the report.
 pub fn run(args: Args) -> Result<(), Failure> {
     let json = args.json;
+    let admin_url = match (&args.admin_url, JdbcUrl::parse(&args.url)) {
+        (Some(admin), Ok(url)) => {
+            let engine = format!("JDBC_URL is a {} URL", url.engine());
+            Some(admin::url(admin, url.engine().is_mysql_family(), &engine)?)
+        }
+        // An unparsable JDBC_URL fails the url stage, before the admin URL is used.
+        _ => None,
+    };
     let stages = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::error(&e))?
-        .block_on(diagnose(args));
+        .block_on(diagnose(args, admin_url));
     let ok = stages.iter().all(|s| s.ok);
     if json {
         let report = Report {
@@ -210,16 +227,20 @@ const AFTER_LOGIN: &str = "the clock is compared with the server's after the log
 /// How far the local clock may be from the server's before tokens fail.
 const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
-async fn diagnose(args: Args) -> Vec<Stage> {
+async fn diagnose(args: Args, admin_url: Option<JdbcUrl>) -> Vec<Stage> {
     let mut stages = Stages::default();
-    let _ = stages_until_failure(&args, &mut stages).await;
+    let _ = stages_until_failure(&args, admin_url.as_ref(), &mut stages).await;
     stages.0
 }
 
 /// Stopped: a stage failed and the ones after it need what it checks.
 struct Stop;
 
-async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), Stop> {
+async fn stages_until_failure(
+    args: &Args,
+    admin_url: Option<&JdbcUrl>,
+    stages: &mut Stages,
+) -> Result<(), Stop> {
     // url
     let url = match JdbcUrl::parse(&args.url) {
         Ok(url) => url,
@@ -335,8 +356,13 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
     }
 
     // token
-    let mut admin = match &args.admin_url {
-        Some(admin_url) => Some(Admin::connect(admin_url, args, &credentials).await),
+    let mut admin = match admin_url {
+        Some(url) => {
+            let tokens = TokenProvider::builder(credentials.clone())
+                .lifetime_from_url(url)
+                .build();
+            Some(admin::connect(url, None, args.ca.as_deref(), Some(tokens)).await)
+        }
         None => None,
     };
     let token = match tokens.token(&target.token).await {
@@ -402,11 +428,11 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
         }
         Err(e) => {
             let (found, mut fix) = describe_refusal(&e, &plan, &origin);
-            if args.admin_url.is_none() && e.login_refusal().is_some() {
+            if admin_url.is_none() && e.login_refusal().is_some() {
                 fix.push_str(
                     "; to check the user inside the database (rds_iam membership, plugin, \
-                     Liquibase tables), run the doctor again with --admin-url and an IAM URL of \
-                     the master user",
+                     Liquibase tables), run the doctor again with --admin-url and the master \
+                     user's URL (plain with its password, or IAM)",
                 );
             }
             stages.fail("login", LOGIN, found, fix);
@@ -423,9 +449,11 @@ async fn stages_until_failure(args: &Args, stages: &mut Stages) -> Result<(), St
                 "database",
                 DATABASE,
                 format!("the --admin-url login failed: {}", report::error_line(&*e)),
-                "give --admin-url an IAM URL of a user that can log in (the master user with \
-                 rds_iam)"
-                    .to_owned(),
+                format!(
+                    "give --admin-url the URL of a user that can log in (the master user): a \
+                     plain URL with its password in the URL or in {}, or an IAM URL",
+                    admin::PASSWORD_VARIABLE
+                ),
             );
             return Err(Stop);
         }
@@ -947,14 +975,7 @@ enum Builder {
 
 impl Builder {
     fn from_url(url: &JdbcUrl, args: &Args) -> Result<Self, ConnectError> {
-        Self::with_flags(url, args.user.as_deref(), args.ca.as_deref())
-    }
-
-    fn with_flags(
-        url: &JdbcUrl,
-        user: Option<&str>,
-        ca: Option<&str>,
-    ) -> Result<Self, ConnectError> {
+        let (user, ca) = (args.user.as_deref(), args.ca.as_deref());
         Ok(if url.engine().is_mysql_family() {
             let mut b = MySqlConnector::from_url(url)?;
             if let Some(user) = user {
@@ -1016,12 +1037,6 @@ impl Connector {
     }
 }
 
-/// A logged-in connection.
-enum Session {
-    Pg(tokio_postgres::Client),
-    MySql(mysql_async::Conn),
-}
-
 impl Session {
     /// `current_user` and version, and the server's clock.
     async fn whoami(&mut self) -> (String, Option<SystemTime>) {
@@ -1056,27 +1071,6 @@ impl Session {
             Self::Pg(client) => postgres::query(client, sql).await,
             Self::MySql(conn) => mysql::query(conn, sql).await,
         }
-    }
-}
-
-/// The admin connection of `--admin-url` (same CA flag, same credentials chain).
-struct Admin;
-
-impl Admin {
-    async fn connect(
-        url: &str,
-        args: &Args,
-        credentials: &CredentialsProvider,
-    ) -> Result<Session, BoxError> {
-        let url = JdbcUrl::parse(url)?;
-        plan::require_iam(&url)?;
-        let tokens = TokenProvider::builder(credentials.clone())
-            .lifetime_from_url(&url)
-            .build();
-        let connector = Builder::with_flags(&url, None, args.ca.as_deref())?
-            .build(tokens)
-            .await?;
-        Ok(connector.login().await?)
     }
 }
 

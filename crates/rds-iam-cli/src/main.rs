@@ -18,6 +18,7 @@
 //! file: the root package's examples compile the same modules. A new subcommand is a module,
 //! a variant of [`Command`] and its arm in `main`.
 
+mod admin;
 mod connect;
 mod doctor;
 mod emulator;

@@ -12,37 +12,33 @@
 //!
 //! The same module is the root package's `setup` example (`cargo run --example setup`).
 
-use rds_iam::jdbc::{Engine, JdbcUrl};
-use rds_iam::mysql::MySqlConnector;
-use rds_iam::postgres::PgConnector;
+use rds_iam::jdbc::JdbcUrl;
 use rds_iam::setup::{self as generate, ResourceId, ResourceKind, Statement, Step};
-use rds_iam::tls::{CaBundle, CaSource, TrustConfig};
-use rds_iam::tls_mode::{EffectiveTls, TlsMode};
 
+use super::admin::{self, Session};
 use super::report::{self, Failure};
 
-/// The environment variable with the administrator's password, when the admin URL has none.
-const PASSWORD_VARIABLE: &str = "RDS_IAM_ADMIN_PASSWORD";
-
 /// The `--help` text after the options.
-const AFTER_HELP: &str = "\
+fn after_help() -> String {
+    format!(
+        "\
 Prints the IAM policy (with --account, --region and --resource-id) and the SQL. The resource id \
 is the cluster's DbClusterResourceId (cluster-...) for Aurora, the instance's DbiResourceId \
 (db-...) for RDS, never the cluster or instance identifier:
   aws rds describe-db-clusters --db-cluster-identifier NAME --query 'DBClusters[0].DbClusterResourceId' --output text
   aws rds describe-db-instances --db-instance-identifier NAME --query 'DBInstances[0].DbiResourceId' --output text
 
---apply runs the SQL through --admin-url: a plain jdbc:postgresql:, jdbc:mysql: or jdbc:mariadb: \
-URL whose user may create users and grant (the master user), with its password in the URL or in \
-RDS_IAM_ADMIN_PASSWORD, or a jdbc:aws-wrapper: IAM URL (credentials from the default AWS \
-chain). TLS is on and verified unless the URL's sslmode/sslMode says otherwise. The statements \
-can run again: existing users and grants are left as they are.
+--apply runs the SQL through --admin-url, whose user must be able to create users and grant: \
+{} The statements can run again: existing users and grants are left as they are.
 
-Exit codes: 0 success, 1 failure (a statement, the connection), 2 usage error.";
+Exit codes: 0 success, 1 failure (a statement, the connection), 2 usage error.",
+        admin::URL_HELP
+    )
+}
 
 /// Print (and apply) the IAM policy and the SQL that let a database user log in with IAM
 #[derive(Debug, clap::Parser)]
-#[command(name = "setup", after_long_help = AFTER_HELP)]
+#[command(name = "setup", after_long_help = after_help())]
 pub struct Args {
     /// The database engine
     #[arg(long, value_enum)]
@@ -175,12 +171,16 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let Some(url) = admin_url else {
         return Ok(());
     };
-    let ca = args.ca.map(CaSource::file);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::error(&e))?
-        .block_on(apply(&url, database.as_deref(), ca, &statements))
+        .block_on(apply(
+            &url,
+            database.as_deref(),
+            args.ca.as_deref(),
+            &statements,
+        ))
         .map_err(Failure::Error)?;
     report::print(&format!(
         "applied {} statements as {}",
@@ -192,23 +192,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 /// The admin URL, which must be for `engine`.
 fn admin_url(text: &str, engine: EngineArg) -> Result<JdbcUrl, Failure> {
-    let url = JdbcUrl::parse(text).map_err(|e| Failure::error(&e))?;
-    if url.engine().is_mysql_family() != (engine == EngineArg::Mysql) {
-        return Err(Failure::Usage(format!(
-            "--admin-url is a {} URL, but --engine is {}: give the URL of the same database",
-            url.engine(),
-            match engine {
-                EngineArg::Postgres => "postgres",
-                EngineArg::Mysql => "mysql",
-            }
-        )));
-    }
-    if url.user().is_none() {
-        return Err(Failure::Usage(
-            "--admin-url has no user: add user=NAME (the master user) to the URL".into(),
-        ));
-    }
-    Ok(url)
+    let (mysql, name) = match engine {
+        EngineArg::Postgres => (false, "postgres"),
+        EngineArg::Mysql => (true, "mysql"),
+    };
+    admin::url(text, mysql, &format!("--engine is {name}"))
 }
 
 /// The database granted on (and connected to): `--database`, else the admin URL's. On
@@ -250,35 +238,35 @@ fn policy(args: &Args) -> Result<Option<String>, Failure> {
 async fn apply(
     url: &JdbcUrl,
     database: Option<&str>,
-    ca: Option<CaSource>,
+    ca: Option<&str>,
     statements: &[Statement],
 ) -> Result<(), String> {
     let line = |e: &(dyn std::error::Error + 'static)| report::error_line(e);
-    if url.engine() == Engine::Postgresql {
-        let client = postgres::connect(url, database, ca)
-            .await
-            .map_err(|e| line(&*e))?;
-        for (i, statement) in statements.iter().enumerate() {
-            if let Err(e) = client.batch_execute(&statement.sql).await {
-                let code = e.code().map(|c| c.code()).unwrap_or_default();
-                return Err(failed(i, statement, code, &line(&e)));
+    let session = admin::connect(url, database, ca, None)
+        .await
+        .map_err(|e| line(&*e))?;
+    match session {
+        Session::Pg(client) => {
+            for (i, statement) in statements.iter().enumerate() {
+                if let Err(e) = client.batch_execute(&statement.sql).await {
+                    let code = e.code().map(|c| c.code()).unwrap_or_default();
+                    return Err(failed(i, statement, code, &line(&e)));
+                }
             }
         }
-    } else {
-        use mysql_async::prelude::Queryable;
-        let mut conn = mysql::connect(url, database, ca)
-            .await
-            .map_err(|e| line(&*e))?;
-        for (i, statement) in statements.iter().enumerate() {
-            if let Err(e) = conn.query_drop(&statement.sql).await {
-                let code = match &e {
-                    mysql_async::Error::Server(server) => server.code.to_string(),
-                    _ => String::new(),
-                };
-                return Err(failed(i, statement, &code, &line(&e)));
+        Session::MySql(mut conn) => {
+            use mysql_async::prelude::Queryable;
+            for (i, statement) in statements.iter().enumerate() {
+                if let Err(e) = conn.query_drop(&statement.sql).await {
+                    let code = match &e {
+                        mysql_async::Error::Server(server) => server.code.to_string(),
+                        _ => String::new(),
+                    };
+                    return Err(failed(i, statement, &code, &line(&e)));
+                }
             }
+            let _ = conn.disconnect().await;
         }
-        let _ = conn.disconnect().await;
     }
     Ok(())
 }
@@ -304,120 +292,6 @@ fn failed(i: usize, statement: &Statement, code: &str, error: &str) -> String {
         i + 1,
         statement.step.describe()
     )
-}
-
-type BoxError = Box<dyn std::error::Error>;
-
-/// The trusted CAs and TLS mode of a plain admin URL, plus `ca`.
-fn tls_of(url: &JdbcUrl, ca: Option<CaSource>) -> Result<(CaBundle, TlsMode), BoxError> {
-    let tls = EffectiveTls::resolve(url)?;
-    let mut trust = TrustConfig::new();
-    if let Some(file) = tls.ca_file() {
-        trust.add_source(CaSource::file(file));
-    }
-    if let Some(ca) = ca {
-        trust.add_source(ca);
-    }
-    Ok((CaBundle::load(&trust)?, tls.mode()))
-}
-
-/// The administrator's password: the URL's, else [`PASSWORD_VARIABLE`]'s.
-fn password(url: &JdbcUrl) -> Option<String> {
-    url.password()
-        .map(|p| p.expose().to_owned())
-        .or_else(|| std::env::var(PASSWORD_VARIABLE).ok())
-}
-
-mod postgres {
-    use tokio_postgres::Client;
-
-    use super::*;
-
-    /// An admin session, its connection task spawned.
-    pub async fn connect(
-        url: &JdbcUrl,
-        database: Option<&str>,
-        ca: Option<CaSource>,
-    ) -> Result<Client, BoxError> {
-        let (client, connection) = if url.is_iam() {
-            let mut builder = PgConnector::from_url(url)?;
-            if let Some(database) = database {
-                builder = builder.database(database);
-            }
-            if let Some(ca) = ca {
-                builder = builder.ca(ca);
-            }
-            builder.build().await?.connect().await?
-        } else {
-            let (bundle, mode) = tls_of(url, ca)?;
-            let tls = postgres_native_tls::MakeTlsConnector::new(rds_iam::tls::tls_connector(
-                &bundle, mode,
-            )?);
-            let mut config = tokio_postgres::Config::new();
-            for host in url.hosts() {
-                config.host(&host.host).port(host.port);
-            }
-            config
-                .user(url.user().unwrap_or_default())
-                .ssl_mode(tokio_postgres::config::SslMode::Require);
-            if let Some(database) = database {
-                config.dbname(database);
-            }
-            if let Some(password) = password(url) {
-                config.password(password);
-            }
-            config.connect(tls).await?
-        };
-        tokio::spawn(connection);
-        Ok(client)
-    }
-}
-
-mod mysql {
-    use mysql_async::{Conn, OptsBuilder, SslOpts};
-
-    use super::*;
-
-    /// An admin session.
-    pub async fn connect(
-        url: &JdbcUrl,
-        database: Option<&str>,
-        ca: Option<CaSource>,
-    ) -> Result<Conn, BoxError> {
-        if url.is_iam() {
-            let mut builder = MySqlConnector::from_url(url)?;
-            if let Some(database) = database {
-                builder = builder.database(database);
-            }
-            if let Some(ca) = ca {
-                builder = builder.ca(ca);
-            }
-            return Ok(builder.build().await?.connect().await?);
-        }
-        let (bundle, mode) = tls_of(url, ca)?;
-        // The library's checks and its warning for `require`; mysql_async builds its own
-        // connector from the same bundle and mode.
-        rds_iam::tls::tls_connector(&bundle, mode)?;
-        let roots = bundle
-            .certificates_der()
-            .map(|der| der.to_vec().into())
-            .collect();
-        let ssl = SslOpts::default()
-            .with_root_certs(roots)
-            .with_disable_built_in_roots(!bundle.system_roots_in(mode))
-            .with_danger_skip_domain_validation(!mode.verifies_host_name())
-            .with_danger_accept_invalid_certs(!mode.verifies_chain());
-        let host = &url.hosts()[0];
-        let opts = OptsBuilder::default()
-            .ip_or_hostname(host.host.clone())
-            .tcp_port(host.port)
-            .prefer_socket(false)
-            .user(url.user())
-            .pass(password(url))
-            .db_name(database)
-            .ssl_opts(ssl);
-        Ok(Conn::new(opts).await?)
-    }
 }
 
 #[cfg(test)]

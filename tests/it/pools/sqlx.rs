@@ -3,9 +3,10 @@
 //! sqlx verifies the certificate for the host it dials (no `iamHost`), so the emulator here
 //! emulates the endpoint `127.0.0.1` (its certificate names it), signed in `iamRegion`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rds_iam::clock::ManualClock;
+use rds_iam::connect::ConnectError;
 use rds_iam::jdbc::JdbcUrl;
 use rds_iam::provider::TokenProvider;
 use rds_iam::sqlx::{IamConnectOptions, IamDatabase, IamPool};
@@ -27,6 +28,7 @@ per_engine!(
     a_cached_token_the_server_rejects_is_retried_exactly_once,
     two_hundred_acquisitions_of_a_cold_pool_cost_one_signature,
     the_refresher_stops_when_the_pool_closes_or_is_dropped,
+    an_exhausted_pool_says_so_not_that_a_login_was_slow,
 );
 
 /// The engines' sqlx side.
@@ -249,4 +251,49 @@ async fn the_refresher_stops_when_the_pool_closes_or_is_dropped<E: SqlxDb>() {
     .await;
     // The sqlx pool itself still works, with the options it has.
     drop(sqlx_pool.acquire().await.unwrap());
+}
+
+async fn an_exhausted_pool_says_so_not_that_a_login_was_slow<E: SqlxDb>() {
+    const WAIT: Duration = Duration::from_secs(2);
+    let user = "pool_sqlx_exhausted_user";
+    let e = emulator::<E>().await;
+    let (emulator, clock) = (&e.emulator, &e.clock);
+    E::create_user(user, Login::Trust).await;
+    let tokens = provider(clock).await;
+    let options = options::<E>(emulator, user, E::DATABASE, tokens.clone()).await;
+    let pool =
+        IamPool::connect_checking_every(options, pool_options::<E>(1).acquire_timeout(WAIT), CHECK)
+            .await
+            .unwrap();
+    let mut held = pool.acquire().await.unwrap();
+
+    let started = Instant::now();
+    let err = pool.acquire().await.unwrap_err();
+    assert!(started.elapsed() >= WAIT, "{:?}", started.elapsed());
+    assert!(
+        matches!(&err, ConnectError::PoolExhausted { max: 1, after, .. } if *after == WAIT),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    for fix in [
+        "max_connections",
+        "connectTimeout",
+        "acquire_timeout",
+        "sooner",
+    ] {
+        assert!(text.contains(fix), "{fix}: {text}");
+    }
+    assert!(!text.contains("did not complete the login"), "{text}");
+    let token = tokens
+        .token(&pool.iam_options().target().token)
+        .await
+        .unwrap();
+    assert!(!format!("{err:?}").contains(token.expose()), "{err:?}");
+
+    // The held connection works; returned, it is the next one handed out (no new login).
+    assert_eq!(E::current_user(&mut held).await, E::account(user));
+    drop(held);
+    let mut again = pool.acquire().await.unwrap();
+    assert_eq!(E::current_user(&mut again).await, E::account(user));
+    assert_eq!(emulator.logins().len(), 1, "{:?}", emulator.logins());
 }
