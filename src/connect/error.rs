@@ -99,7 +99,7 @@ pub enum ConnectError {
         /// The timeout.
         after: Duration,
     },
-    /// No connection of an [`IamPool`](crate::sqlx::IamPool) became free in time: the pool was
+    /// No connection of a sqlx `IamPool` (feature `sqlx`) became free in time: the pool was
     /// at its maximum size and every connection stayed in use for the acquire timeout (sqlx's
     /// `PoolTimedOut` with nothing free; a login that does not finish in time is
     /// [`Timeout`](Self::Timeout)).
