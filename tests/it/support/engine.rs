@@ -31,8 +31,8 @@ use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
 use rds_iam_emulator::{
-    BackendFailure, Emulator, EmulatorConfig, EmulatorConfigBuilder, LoginOutcome, RunningEmulator,
-    Wire,
+    BackendFailure, Emulator, EmulatorConfig, EmulatorConfigBuilder, LoginOutcome, Rejection,
+    RunningEmulator, Wire,
 };
 
 use super::ca::TestCa;
@@ -431,6 +431,37 @@ impl<E: Db> Emulated<E> {
 
 /// Past a token's 15-minute lifetime.
 pub const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
+
+/// How far a token provider's own clock moves in the retry scenarios (its token stays cached,
+/// and is not yet due for a refresh ahead), while the emulator's moves [`PAST_EXPIRY`] (that
+/// token has expired there; one signed now is valid).
+pub const LAG: Duration = Duration::from_secs(5 * 60);
+
+/// After one accepted login, the provider's clock moved by [`LAG`] and the emulator's by
+/// [`PAST_EXPIRY`], and one more login: the cached token was refused once (as expired), exactly
+/// one fresh token was minted and logged in; nothing in plaintext. (Callers without a
+/// background refresher also know the cache's hits exactly.)
+pub fn assert_one_retry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
+    let stats = tokens.stats();
+    assert_eq!(
+        (stats.minted, stats.invalidations),
+        (2, 1),
+        "exactly one fresh token: {stats:?}"
+    );
+    assert!(
+        stats.hits >= 1,
+        "the refused token was a cached one: {stats:?}"
+    );
+    assert_eq!(
+        e.outcomes(),
+        [
+            LoginOutcome::Accepted,
+            LoginOutcome::Rejected(Rejection::Expired),
+            LoginOutcome::Accepted
+        ]
+    );
+    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
+}
 
 /// After two connections at [`t0`] and one more after [`PAST_EXPIRY`]: three accepted logins,
 /// the last with a second token, decided after the jump; nothing in plaintext.
