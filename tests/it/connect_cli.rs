@@ -3,6 +3,7 @@
 
 use rds_iam_emulator::{LoginOutcome, RunningEmulator};
 
+use crate::support::engine::Postgres;
 use crate::support::example::{self, ChildEnv, Run};
 use crate::support::iam::{ACCESS_KEY_ID, ENDPOINT_HOST, SECRET_ACCESS_KEY};
 use crate::support::postgres::{self, RoleAuth};
@@ -41,7 +42,7 @@ async fn require_warns_on_stderr_that_the_server_is_not_authenticated() {
     postgres::shared()
         .create_role(user, RoleAuth::Default)
         .await;
-    let emulator = example::pg_emulator().await;
+    let emulator = example::emulator::<Postgres>().await;
     example::built("connect");
 
     let run = select_current_user(ChildEnv::empty(), &emulator, user, "sslmode=require").await;
@@ -80,7 +81,7 @@ async fn verify_full_prints_nothing_on_stderr() {
     postgres::shared()
         .create_role(user, RoleAuth::Default)
         .await;
-    let emulator = example::pg_emulator().await;
+    let emulator = example::emulator::<Postgres>().await;
     let tls = format!(
         "sslmode=verify-full&sslrootcert={}",
         emulator.ca_path().unwrap().display()

@@ -16,8 +16,8 @@ use tokio::net::TcpStream;
 use tokio_postgres::NoTls;
 
 use crate::connect::Emulated;
-use crate::support::engine::{Db, Login, Postgres};
-use crate::support::iam::{ENDPOINT_HOST, provider, t0, unrelated_cas};
+use crate::support::engine::{Db, LAG, Login, PAST_EXPIRY, Postgres, assert_one_retry, stdout_of};
+use crate::support::iam::{provider, t0, unrelated_cas};
 use crate::support::logs::LogCapture;
 
 type Pg = Postgres;
@@ -185,15 +185,7 @@ async fn tokio_postgres_and_psql_log_in_without_a_password() {
         .output()
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("{user} 1")
-    );
+    assert_eq!(stdout_of(&out), format!("{user} 1"));
 
     // sslmode=require: the client is told the server (the proxy) has no TLS.
     let out = Command::new("psql")
@@ -275,25 +267,16 @@ async fn a_cached_token_the_server_rejects_is_retried_exactly_once_and_never_log
     let proxy = start(&e.url(user, &database), tokens.clone(), |b| b).await;
     drop(client(proxy.local_addr(), user, &database).await.unwrap());
 
-    provider_clock.advance(Duration::from_secs(5 * 60));
-    e.clock.advance(Duration::from_secs(16 * 60));
+    provider_clock.advance(LAG);
+    e.clock.advance(PAST_EXPIRY);
     let second = client(proxy.local_addr(), user, &database).await.unwrap();
     assert_eq!(current_user(&second).await, user);
-    let stats = tokens.stats();
+    assert_one_retry(&e, &tokens);
     assert_eq!(
-        (stats.minted, stats.hits, stats.invalidations),
-        (2, 1, 1),
-        "{stats:?}"
+        tokens.stats().hits,
+        1,
+        "only the refused login used the cache"
     );
-    assert_eq!(
-        e.outcomes(),
-        [
-            LoginOutcome::Accepted,
-            LoginOutcome::Rejected(Rejection::Expired),
-            LoginOutcome::Accepted
-        ]
-    );
-    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 
     // A token the server keeps rejecting (a user the policy does not cover): the client gets
     // the diagnosis, after one retry only if the token was cached.
@@ -362,11 +345,9 @@ async fn tls_failures_name_the_cause_and_nothing_reaches_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = dir.path().join("wrong-ca.pem");
     std::fs::write(&wrong, unrelated_cas(2)).unwrap();
-    let url = e.url_text(user, Pg::DATABASE);
-    let ca = e.emulator.ca_path().unwrap().display().to_string();
 
     // A CA that did not issue the certificate.
-    let wrong_ca = JdbcUrl::parse(&url.replace(&ca, &wrong.display().to_string())).unwrap();
+    let wrong_ca = e.url_trusting(user, Pg::DATABASE, &wrong);
     let proxy = start(&wrong_ca, provider(&e.clock).await, |b| b).await;
     let (code, message) = refusal(proxy.local_addr(), user, Pg::DATABASE).await;
     assert_eq!(code, "08006");
@@ -378,11 +359,7 @@ async fn tls_failures_name_the_cause_and_nothing_reaches_the_server() {
 
     // A certificate for another name.
     let other = "other.cluster-abc123.us-east-1.rds.amazonaws.com";
-    let mismatch = JdbcUrl::parse(&url.replace(
-        &format!("iamHost={ENDPOINT_HOST}"),
-        &format!("iamHost={other}"),
-    ))
-    .unwrap();
+    let mismatch = e.url_for_host(user, Pg::DATABASE, other);
     let proxy = start(&mismatch, provider(&e.clock).await, |b| b).await;
     let (code, message) = refusal(proxy.local_addr(), user, Pg::DATABASE).await;
     assert_eq!(code, "08006");

@@ -1,27 +1,23 @@
 //! The `proxy` example (the `rds-iam proxy` command's module) run for real, through the emulator
-//! (on the system clock) in front of the throw-away PostgreSQL, with credentials from the
-//! environment: SIGTERM drains an open session, the exit codes, and no secret on its output.
+//! (on the system clock) in front of the throw-away PostgreSQL or MariaDB, with credentials
+//! from the environment: SIGTERM drains an open session, the exit codes, and no secret on its
+//! output.
 
 use std::time::{Duration, Instant};
 
-use rds_iam_emulator::{LoginOutcome, RunningEmulator};
+use rds_iam_emulator::LoginOutcome;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Child;
 use tokio_postgres::NoTls;
 
+use crate::support::engine::{Postgres, emulator_url_text};
 use crate::support::example::{self, ChildEnv};
 use crate::support::iam::{ACCESS_KEY_ID, ENDPOINT_HOST, SECRET_ACCESS_KEY};
 use crate::support::postgres::{self, RoleAuth};
 
-/// Start the proxy for `user` through `emulator` with `flags`; its child and address.
-async fn proxy(emulator: &RunningEmulator, user: &str, flags: &[&str]) -> (Child, String) {
-    let url = format!(
-        "jdbc:aws-wrapper:postgresql://127.0.0.1:{}/postgres?wrapperPlugins=iam&user={user}\
-         &iamHost={ENDPOINT_HOST}&iamDefaultPort=5432&sslmode=verify-full&sslrootcert={}",
-        emulator.local_addr().port(),
-        emulator.ca_path().unwrap().display()
-    );
-    let mut args = vec![url.as_str(), "--listen", "127.0.0.1:0"];
+/// Start the proxy for the JDBC URL `url` with `flags`; its child and address.
+async fn proxy(url: &str, flags: &[&str]) -> (Child, String) {
+    let mut args = vec![url, "--listen", "127.0.0.1:0"];
     args.extend_from_slice(flags);
     let mut child =
         ChildEnv::with_keys(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None).spawn_example("proxy", &args);
@@ -64,6 +60,15 @@ fn sigterm(child: &Child) {
     );
 }
 
+/// Its exit code, once it has ended (within 10 s).
+async fn exit_code(child: &mut Child) -> Option<i32> {
+    tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the proxy exits within 10 s")
+        .unwrap()
+        .code()
+}
+
 /// Its stderr, once it has ended.
 async fn stderr(child: &mut Child) -> String {
     let mut text = String::new();
@@ -83,13 +88,13 @@ async fn sigterm_drains_the_open_session_then_exits() {
     postgres::shared()
         .create_role(user, RoleAuth::Default)
         .await;
-    let emulator = example::pg_emulator().await;
+    let emulator = example::emulator::<Postgres>().await;
+    let url = emulator_url_text::<Postgres>(&emulator, user, "postgres");
     example::built("proxy");
 
     // --exit-zero-on-sigterm: the session ends by itself within the delay; exit 0.
     let (mut child, addr) = proxy(
-        &emulator,
-        user,
+        &url,
         &["--max-sigterm-delay", "20", "--exit-zero-on-sigterm"],
     )
     .await;
@@ -117,11 +122,7 @@ async fn sigterm_drains_the_open_session_then_exits() {
     );
     let closed_at = Instant::now();
     drop(session);
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(exit_code(&mut child).await, Some(0));
     assert!(
         closed_at.elapsed() < Duration::from_secs(5),
         "it exited once the session ended"
@@ -136,18 +137,13 @@ async fn sigterm_drains_the_open_session_then_exits() {
     // Without the flag, a session still open when the delay ends is closed; exit 143. Logs
     // as JSON lines with severity and message.
     let (mut child, addr) = proxy(
-        &emulator,
-        user,
+        &url,
         &["--max-sigterm-delay", "0.2", "--log-format", "json"],
     )
     .await;
     let session = client(&addr, user).await;
     sigterm(&child);
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(143));
+    assert_eq!(exit_code(&mut child).await, Some(143));
     assert!(session.query_one("SELECT 1", &[]).await.is_err());
     let text = stderr(&mut child).await;
     let lines: Vec<serde_json::Value> = text
@@ -191,4 +187,36 @@ async fn sigterm_drains_the_open_session_then_exits() {
         .await;
     let line = run.error(1);
     assert!(line.contains("proxy_cli_nobody"), "{line}");
+}
+
+#[cfg(feature = "_mysql")]
+#[tokio::test]
+async fn a_mysql_url_serves_the_mariadb_command_without_a_password() {
+    use crate::support::engine::{Db, MySql, stdout_of};
+    let user = "proxy_cli_my_user";
+    let database = MySql::create_user_with_notes(user).await;
+    let emulator = example::emulator::<MySql>().await;
+    example::built("proxy");
+    let (mut child, addr) =
+        proxy(&emulator_url_text::<MySql>(&emulator, user, &database), &[]).await;
+
+    // Plaintext to the proxy (--skip-ssl), no password.
+    let ca = emulator.ca_path().unwrap();
+    let sql = "SELECT CURRENT_USER()";
+    let out = MySql::cli(addr.parse().unwrap(), ca, user, "", &database, false, sql).await;
+    assert_eq!(stdout_of(&out), MySql::account(user));
+
+    sigterm(&child);
+    assert_eq!(exit_code(&mut child).await, Some(143));
+    let text = stderr(&mut child).await;
+    assert!(text.contains("stopping (Term)"), "{text}");
+    assert!(
+        !text.contains(SECRET_ACCESS_KEY) && !text.contains("X-Amz-Signature"),
+        "{text}"
+    );
+    let logins = emulator.logins();
+    assert_eq!(logins.len(), 1, "{logins:?}");
+    assert_eq!(logins[0].outcome, LoginOutcome::Accepted);
+    assert!(logins[0].tls);
+    assert_eq!(emulator.plaintext_passwords_received(), 0);
 }

@@ -23,7 +23,9 @@ use rds_iam_emulator::{
 };
 use tokio::net::TcpStream;
 
-use crate::support::engine::{Db, Login, Server, Whoami, emulator_config, per_engine, refused};
+use crate::support::engine::{
+    Db, Login, Server, Whoami, emulator_config, per_engine, refused, stdout_of,
+};
 use crate::support::iam::{
     ACCESS_KEY_ID, Claim, ENDPOINT_HOST, SECRET_ACCESS_KEY, credentials, t0,
 };
@@ -234,13 +236,7 @@ async fn the_command_line_client_logs_in_with_a_token_and_verified_tls<E: Db>() 
     );
     let cli = |tls, sql| E::cli(addr, ca, user, &token, &database, tls, sql);
     let (sql, expected) = E::cli_query(user, E::server().addr().port());
-    let out = cli(true, sql).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
+    assert_eq!(stdout_of(&cli(true, sql).await), expected);
     assert_eq!(h.last_outcome(), LoginOutcome::Accepted);
 
     // A token 16 minutes old: the client shows the RDS error.

@@ -14,8 +14,6 @@ mod mysql_async;
 #[cfg(feature = "sqlx")]
 mod sqlx;
 
-use std::time::Duration;
-
 use rds_iam::clock::ManualClock;
 use rds_iam::connect::ConnectError;
 use rds_iam::credentials::CredentialsConfig;
@@ -23,7 +21,9 @@ use rds_iam::provider::TokenProvider;
 use rds_iam_emulator::{LoginOutcome, Rejection};
 
 use crate::connect::{Emulated, chain};
-use crate::support::engine::{Db, PAST_EXPIRY, assert_fresh_login_after_expiry};
+use crate::support::engine::{
+    Db, LAG, PAST_EXPIRY, assert_fresh_login_after_expiry, assert_one_retry,
+};
 use crate::support::iam::{credentials, provider_over};
 
 #[cfg(any(feature = "deadpool", feature = "bb8", feature = "_mysql"))]
@@ -67,10 +67,6 @@ async fn setup_fetching<E: Db>(user: &str) -> (Emulated<E>, TokenProvider, E::Co
     (e, tokens, connector)
 }
 
-/// How far the provider's clock moves in the retry scenarios (its token stays cached), while
-/// the emulator's moves [`PAST_EXPIRY`] (that token has expired there).
-const LAG: Duration = Duration::from_secs(5 * 60);
-
 #[cfg(any(feature = "deadpool", feature = "bb8"))]
 /// [`setup`] with the provider on a clock of its own, to be moved by [`LAG`].
 async fn setup_lagging<E: Db>(
@@ -82,26 +78,6 @@ async fn setup_lagging<E: Db>(
     let tokens = crate::support::iam::provider(&provider_clock).await;
     let connector = e.connector(user, E::DATABASE, tokens.clone()).await;
     (e, tokens, connector, provider_clock)
-}
-
-/// After a login, the clocks moved apart and a new connection: the cached token was refused
-/// once, one fresh token logged in.
-fn assert_one_retry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
-    let stats = tokens.stats();
-    assert_eq!(
-        (stats.minted, stats.invalidations),
-        (2, 1),
-        "exactly one fresh token: {stats:?}"
-    );
-    assert_eq!(
-        e.outcomes(),
-        [
-            LoginOutcome::Accepted,
-            LoginOutcome::Rejected(Rejection::Expired),
-            LoginOutcome::Accepted
-        ]
-    );
-    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
 }
 
 #[cfg(any(feature = "deadpool", feature = "bb8"))]

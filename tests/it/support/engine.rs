@@ -31,8 +31,8 @@ use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
 use rds_iam::tls_mode::TlsMode;
 use rds_iam_emulator::{
-    BackendFailure, Emulator, EmulatorConfig, EmulatorConfigBuilder, LoginOutcome, RunningEmulator,
-    Wire,
+    BackendFailure, Emulator, EmulatorConfig, EmulatorConfigBuilder, LoginOutcome, Rejection,
+    RunningEmulator, Wire,
 };
 
 use super::ca::TestCa;
@@ -325,14 +325,46 @@ pub trait Db: Sized + 'static {
 }
 
 /// An emulator configuration for `E` in front of its shared server, emulating
-/// [`ENDPOINT_HOST`]`:`[`Db::ENDPOINT_PORT`] in [`REGION`] with the test credentials, on `clock`.
-pub fn emulator_config<E: Db>(clock: &ManualClock) -> EmulatorConfigBuilder {
+/// [`ENDPOINT_HOST`]`:`[`Db::ENDPOINT_PORT`] in [`REGION`] with the test credentials, on the
+/// system clock (as the examples sign).
+pub fn emulator_config_on_system_clock<E: Db>() -> EmulatorConfigBuilder {
     EmulatorConfig::builder(E::WIRE)
         .backend(E::server().addr())
         .endpoint(ENDPOINT_HOST, E::ENDPOINT_PORT)
         .region(REGION)
         .credentials(credentials())
-        .clock(Arc::new(clock.clone()))
+}
+
+/// The same on `clock`.
+pub fn emulator_config<E: Db>(clock: &ManualClock) -> EmulatorConfigBuilder {
+    emulator_config_on_system_clock::<E>().clock(Arc::new(clock.clone()))
+}
+
+/// The JDBC URL of `emulator` (an emulator of `E`) for `user` and `database`: the tunnel case,
+/// dialling it on 127.0.0.1 and verifying (against its CA file) and signing the RDS name.
+pub fn emulator_url_text<E: Db>(emulator: &RunningEmulator, user: &str, database: &str) -> String {
+    format!(
+        "jdbc:aws-wrapper:{}://127.0.0.1:{}/{database}?wrapperPlugins=iam&user={user}\
+         &iamHost={ENDPOINT_HOST}&iamDefaultPort={}&{}&{}={}&{}",
+        E::SCHEME,
+        emulator.local_addr().port(),
+        E::ENDPOINT_PORT,
+        E::VERIFY_FULL,
+        E::CA_FILE_PARAMETERS[0],
+        emulator.ca_path().unwrap().display(),
+        E::connect_timeout(Duration::from_secs(20)),
+    )
+}
+
+/// The stdout of a command-line client's run that must have succeeded (else its stderr is
+/// the panic's message), trimmed.
+pub fn stdout_of(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A TLS connector that trusts only `ca_pem` (the emulator's generated CA).
@@ -392,23 +424,30 @@ impl<E: Db> Emulated<E> {
         }
     }
 
-    /// The tunnel case: dial the emulator on 127.0.0.1, verify and sign the RDS name.
+    /// The tunnel case ([`emulator_url_text`]).
     pub fn url_text(&self, user: &str, database: &str) -> String {
-        format!(
-            "jdbc:aws-wrapper:{}://127.0.0.1:{}/{database}?wrapperPlugins=iam&user={user}\
-             &iamHost={ENDPOINT_HOST}&iamDefaultPort={}&{}&{}={}&{}",
-            E::SCHEME,
-            self.emulator.local_addr().port(),
-            E::ENDPOINT_PORT,
-            E::VERIFY_FULL,
-            E::CA_FILE_PARAMETERS[0],
-            self.emulator.ca_path().unwrap().display(),
-            E::connect_timeout(Duration::from_secs(20)),
-        )
+        emulator_url_text::<E>(&self.emulator, user, database)
     }
 
     pub fn url(&self, user: &str, database: &str) -> JdbcUrl {
         JdbcUrl::parse(&self.url_text(user, database)).unwrap()
+    }
+
+    /// [`Emulated::url`] trusting only the CA file `ca` (not the emulator's CA).
+    pub fn url_trusting(&self, user: &str, database: &str, ca: &std::path::Path) -> JdbcUrl {
+        let own = self.emulator.ca_path().unwrap().display().to_string();
+        let text = self.url_text(user, database);
+        JdbcUrl::parse(&text.replace(&own, &ca.display().to_string())).unwrap()
+    }
+
+    /// [`Emulated::url`] verifying and signing `host`, a name the emulator's certificate does
+    /// not hold, in place of [`ENDPOINT_HOST`].
+    pub fn url_for_host(&self, user: &str, database: &str, host: &str) -> JdbcUrl {
+        let text = self.url_text(user, database).replace(
+            &format!("iamHost={ENDPOINT_HOST}"),
+            &format!("iamHost={host}"),
+        );
+        JdbcUrl::parse(&text).unwrap()
     }
 
     pub async fn connector(
@@ -431,6 +470,37 @@ impl<E: Db> Emulated<E> {
 
 /// Past a token's 15-minute lifetime.
 pub const PAST_EXPIRY: Duration = Duration::from_secs(16 * 60);
+
+/// How far a token provider's own clock moves in the retry scenarios (its token stays cached,
+/// and is not yet due for a refresh ahead), while the emulator's moves [`PAST_EXPIRY`] (that
+/// token has expired there; one signed now is valid).
+pub const LAG: Duration = Duration::from_secs(5 * 60);
+
+/// After one accepted login, the provider's clock moved by [`LAG`] and the emulator's by
+/// [`PAST_EXPIRY`], and one more login: the cached token was refused once (as expired), exactly
+/// one fresh token was minted and logged in; nothing in plaintext. (Callers without a
+/// background refresher also know the cache's hits exactly.)
+pub fn assert_one_retry<E: Db>(e: &Emulated<E>, tokens: &TokenProvider) {
+    let stats = tokens.stats();
+    assert_eq!(
+        (stats.minted, stats.invalidations),
+        (2, 1),
+        "exactly one fresh token: {stats:?}"
+    );
+    assert!(
+        stats.hits >= 1,
+        "the refused token was a cached one: {stats:?}"
+    );
+    assert_eq!(
+        e.outcomes(),
+        [
+            LoginOutcome::Accepted,
+            LoginOutcome::Rejected(Rejection::Expired),
+            LoginOutcome::Accepted
+        ]
+    );
+    assert_eq!(e.emulator.plaintext_passwords_received(), 0);
+}
 
 /// After two connections at [`t0`] and one more after [`PAST_EXPIRY`]: three accepted logins,
 /// the last with a second token, decided after the jump; nothing in plaintext.

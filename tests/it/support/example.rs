@@ -148,18 +148,12 @@ impl Run {
     }
 }
 
-/// An emulated PostgreSQL endpoint in front of the shared throw-away server, on the system
-/// clock (the examples sign with it), for [`ENDPOINT_HOST`](super::iam::ENDPOINT_HOST).
-#[cfg(feature = "_postgres")]
-pub async fn pg_emulator() -> rds_iam_emulator::RunningEmulator {
-    use super::iam::{ENDPOINT_HOST, REGION, credentials};
-    use rds_iam_emulator::{Emulator, EmulatorConfig, Wire};
-    let config = EmulatorConfig::builder(Wire::Postgres)
-        .backend(super::postgres::shared().addr())
-        .endpoint(ENDPOINT_HOST, 5432)
-        .region(REGION)
-        .credentials(credentials())
+/// An emulated endpoint of `E` in front of its shared throw-away server, on the system clock
+/// (the examples sign with it), for [`ENDPOINT_HOST`](super::iam::ENDPOINT_HOST).
+#[cfg(any(feature = "_postgres", feature = "_mysql"))]
+pub async fn emulator<E: super::engine::Db>() -> rds_iam_emulator::RunningEmulator {
+    let config = super::engine::emulator_config_on_system_clock::<E>()
         .build()
         .unwrap();
-    Emulator::start(config).await.unwrap()
+    rds_iam_emulator::Emulator::start(config).await.unwrap()
 }
