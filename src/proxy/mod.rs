@@ -59,7 +59,9 @@
 //!   agree on the session's format; the token goes by `mysql_clear_password` (as RDS asks)
 //!   only after the certificate is verified. The server's OK reaches the client, then the
 //!   session is relayed unchanged; `KILL <id>` works with the id the client saw (the greeting's;
-//!   after a retry on a new connection, `CONNECTION_ID()` says the session's).
+//!   after a retry, or for a client slower than 5 s, the session is on a new server connection
+//!   whose id `CONNECTION_ID()` gives: a driver's cancel that kills the greeting's id, such as
+//!   Connector/J's `Statement.cancel()`, does not reach it then).
 //! - A login that fails reaches the client as a MySQL ERR packet whose message is the
 //!   diagnosis: 1045 (SQLSTATE 28000) for a rejected token or a user the proxy does not log in
 //!   as, 2003 for TLS and network failures (as MySQL Router says it); a server that refuses

@@ -171,8 +171,8 @@ impl Dialer {
         Ok(tcp)
     }
 
-    /// A TCP connection to the MySQL server `target` and its greeting: nothing has been
-    /// sent to it yet.
+    /// A TCP connection to the MySQL server `target` and its greeting, which offers TLS:
+    /// nothing has been sent to it yet.
     pub(crate) async fn mysql_greeted(&self, target: &Target) -> Result<Greeted, ConnectError> {
         let broken = |e: std::io::Error| ConnectError::Server {
             server: target.to_string(),
@@ -193,6 +193,16 @@ impl Dialer {
         let greeting = mysql::parse::<HandshakePacket<'_>>(&payload, ())
             .map_err(broken)?
             .into_owned();
+        // Refused here, before the client is greeted: an IAM login needs TLS.
+        if !greeting
+            .capabilities()
+            .contains(CapabilityFlags::CLIENT_SSL)
+        {
+            return Err(ConnectError::TlsRefused {
+                server: target.to_string(),
+                source: "the server's greeting does not offer TLS (no CLIENT_SSL)".into(),
+            });
+        }
         Ok(Greeted {
             conn,
             greeting,
@@ -228,15 +238,6 @@ impl Dialer {
                 Err(e) => return Outcome::Failed(e),
             },
         };
-        if !greeting
-            .capabilities()
-            .contains(CapabilityFlags::CLIENT_SSL)
-        {
-            return Outcome::Failed(ConnectError::TlsRefused {
-                server: server(),
-                source: "the server's greeting does not offer TLS (no CLIENT_SSL)".into(),
-            });
-        }
         let Ok(response) = mysql::parse::<HandshakeResponse<'_>>(&client.response, ()) else {
             return broken(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,

@@ -292,7 +292,8 @@ async fn tls_failures_name_the_cause_and_nothing_reaches_the_server() {
         plain.port()
     ))
     .unwrap();
-    let proxy = start(&url, provider(&e.clock).await, |b| b).await;
+    let tokens = provider(&e.clock).await;
+    let proxy = start(&url, tokens.clone(), |b| b).await;
     let (code, message) = refusal(proxy.local_addr(), user, &database).await;
     assert_eq!(code, 2003, "{message}");
     assert!(
@@ -300,6 +301,8 @@ async fn tls_failures_name_the_cause_and_nothing_reaches_the_server() {
         "{message}"
     );
     assert_eq!(proxy.metrics().failed(FailureCause::Tls), 1);
+    // Refused at the server's greeting, before the client is greeted: no token was made.
+    assert_eq!(tokens.stats().minted, 0);
     let seen = plain.seen().await;
     assert_eq!(seen.connections, 1, "{seen:?}");
     assert!(
