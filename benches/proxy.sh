@@ -176,5 +176,9 @@ rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split
 print(f"{n} sessions logged in and idle; proxy VmRSS {int(rss) / 1024:.1f} MiB")
 PY
 echo "(before: $((before / 1024)) MiB)"
-grep -c "X-Amz-Signature" "$DIR/proxy.err" && echo "a signature in the proxy's log!" && exit 1
+
+if grep -q "X-Amz-Signature" "$DIR/proxy.err"; then
+  echo "a signature in the proxy's log!"
+  exit 1
+fi
 echo "no token in the proxy's log"
