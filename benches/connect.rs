@@ -12,53 +12,37 @@
 //! cargo bench --bench connect
 //! ```
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use aws_credential_types::Credentials;
 use criterion::{Criterion, criterion_group, criterion_main};
 use postgres_native_tls::MakeTlsConnector;
-use rds_iam::clock::{Clock, ManualClock};
-use rds_iam::credentials::CredentialsConfig;
+use rds_iam::clock::ManualClock;
 use rds_iam::postgres::PgConnector;
-use rds_iam::provider::TokenProvider;
 use rds_iam::tls::CaSource;
-use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use tokio::runtime::Runtime;
 use tokio_postgres::config::SslMode;
 
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+use support::iam::{self, REGION};
 use support::postgres::{self, RoleAuth};
 
 const USER: &str = "bench_iam_user";
 const HOST: &str = "localhost";
-const REGION: &str = "us-east-1";
 
 fn connect(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
     let pg = postgres::shared();
-    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_735_689_600));
-    let credentials = Credentials::new("AKIDBENCH", "bench/secret", None, None, "bench");
-    let token = sign_rds_token(
-        &RdsTokenParams::new(HOST, pg.port(), USER, REGION),
-        &credentials,
-        clock.now(),
-    )
-    .unwrap();
+    // The tests' credentials and signing instant: the role's password is the token the
+    // provider hands out.
+    let clock = ManualClock::new(iam::t0());
+    let token = iam::token_at_t0(HOST, pg.port(), USER);
     let ca_pem = postgres::shared_ca().ca_pem();
 
     let (connector, plain, plain_tls) = runtime.block_on(async {
-        pg.create_role(USER, RoleAuth::Password(token.expose()))
-            .await;
-        let provider = TokenProvider::builder(
-            CredentialsConfig::static_credentials(credentials)
-                .build()
-                .await
-                .unwrap(),
-        )
-        .clock(clock.clone())
-        .build();
+        pg.create_role(USER, RoleAuth::Password(&token)).await;
+        let provider = iam::provider(&clock).await;
         let connector = PgConnector::builder(HOST, pg.port())
             .user(USER)
             .region(REGION)
@@ -76,7 +60,7 @@ fn connect(c: &mut Criterion) {
             .host(HOST)
             .port(pg.port())
             .user(USER)
-            .password(token.expose())
+            .password(&token)
             .dbname("postgres")
             .ssl_mode(SslMode::Require);
         let tls = MakeTlsConnector::new(

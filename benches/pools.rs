@@ -18,17 +18,13 @@
 //! cargo bench --bench pools --features deadpool,sqlx
 //! ```
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use aws_credential_types::Credentials;
 use deadpool::managed::{self, Metrics, RecycleResult};
-use rds_iam::clock::{Clock, ManualClock};
-use rds_iam::credentials::CredentialsConfig;
+use rds_iam::clock::ManualClock;
 use rds_iam::postgres::{MakeTls, PgConnector};
-use rds_iam::provider::TokenProvider;
 use rds_iam::sqlx::{IamPool, PgIamOptions};
 use rds_iam::tls::CaSource;
-use rds_iam::token::{RdsTokenParams, sign_rds_token};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use tokio::runtime::Runtime;
 use tokio_postgres::config::SslMode;
@@ -36,11 +32,11 @@ use tokio_postgres::config::SslMode;
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+use support::iam::{self, REGION};
 use support::postgres::{self, RoleAuth};
 
 const USER: &str = "bench_pool_iam_user";
 const HOST: &str = "localhost";
-const REGION: &str = "us-east-1";
 
 /// deadpool with a fixed config: what a pool without IAM does.
 struct StaticManager {
@@ -66,14 +62,10 @@ impl managed::Manager for StaticManager {
 fn main() {
     let runtime = Runtime::new().unwrap();
     let pg = postgres::shared();
-    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_735_689_600));
-    let credentials = Credentials::new("AKIDBENCH", "bench/secret", None, None, "bench");
-    let token = sign_rds_token(
-        &RdsTokenParams::new(HOST, pg.port(), USER, REGION),
-        &credentials,
-        clock.now(),
-    )
-    .unwrap();
+    // The tests' credentials and signing instant: the role's password is the token the
+    // provider hands out.
+    let clock = ManualClock::new(iam::t0());
+    let token = iam::token_at_t0(HOST, pg.port(), USER);
     let ca_pem = postgres::shared_ca().ca_pem();
 
     let rounds = std::env::var("POOL_BENCH_ROUNDS")
@@ -81,16 +73,8 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
     runtime.block_on(async {
-        pg.create_role(USER, RoleAuth::Password(token.expose()))
-            .await;
-        let tokens = TokenProvider::builder(
-            CredentialsConfig::static_credentials(credentials)
-                .build()
-                .await
-                .unwrap(),
-        )
-        .clock(clock.clone())
-        .build();
+        pg.create_role(USER, RoleAuth::Password(&token)).await;
+        let tokens = iam::provider(&clock).await;
 
         // sqlx: verify-full against the test CA (and the system store: sqlx's native-tls glue
         // always trusts it), on both sides.
@@ -111,7 +95,7 @@ fn main() {
                     .host(HOST)
                     .port(pg.port())
                     .username(USER)
-                    .password(token.expose())
+                    .password(&token)
                     .database("postgres")
                     .ssl_mode(PgSslMode::VerifyFull)
                     .ssl_root_cert_from_pem(ca_pem.clone().into_bytes()),
@@ -135,7 +119,7 @@ fn main() {
             .host(HOST)
             .port(pg.port())
             .user(USER)
-            .password(token.expose())
+            .password(&token)
             .dbname("postgres")
             .ssl_mode(SslMode::Require);
         let static_manager = StaticManager {
